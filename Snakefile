@@ -1,0 +1,23 @@
+# equiglass: Kob–Andersen MD -> propensities -> graphs -> SE(3)-equivariant GNN -> figures.
+# Run `snakemake --cores 2` (preset in config.yaml) or add `--configfile presets/<name>.yaml`.
+from snakemake.utils import min_version
+
+min_version("8.10")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/md.smk"
+include: "workflow/rules/learn.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        ALL_TARGETS,
+    default_target: True

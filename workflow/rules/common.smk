@@ -1,0 +1,174 @@
+# Derives targets, paths, seeds and per-rule settings from the validated config. No science here.
+import json
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from equiglass.config import ConfigError, check_config, set_name, tau_alpha_guess, temperature_key
+from equiglass.provenance import derive_seed
+from equiglass.split import split_samples
+
+try:
+    _checked = check_config(dict(config), source="config.yaml and --configfile/--config overrides")
+except ConfigError as _err:
+    raise WorkflowError(str(_err)) from None
+config.clear()
+config.update(_checked)
+validate(config, "../schemas/config.schema.yaml")
+
+TEMPS = [temperature_key(t) for t in config["temperatures"]]
+SAMPLES = [f"{i:03d}" for i in range(config["samples"])]
+ISO = config["isoconfigurational"]
+N_BATCHES = -(-ISO["replicas"] // ISO["replicas_per_job"])
+BATCHES = [f"{b:02d}" for b in range(N_BATCHES)]
+MODELS = list(config["training"]["models"])
+SETS = {set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]}
+SPLITS = {
+    T: split_samples(config["samples"], config["split"]["validation"], config["split"]["test"],
+                     config["seeds"]["split"], T)
+    for T in TEMPS
+}
+
+
+wildcard_constraints:
+    T=r"\d+\.\d\d",
+    s=r"\d{3}",
+    b=r"\d{2}",
+    model="|".join(["se3gnn", "bapst", "descriptor_mlp", "ridge"]),
+    trainset=r"T[0-9.+]+",
+
+
+# ------------------------------------------------------------------------------ paths
+def md_dir(T, s):
+    return f"results/md/T{T}/s{s}"
+
+
+def equilibrated(T, s):
+    return f"{md_dir(T, s)}/equilibrated.gsd"
+
+
+def iso_batches(T, s):
+    return [f"{md_dir(T, s)}/iso_b{b}.npz" for b in BATCHES]
+
+
+def graph_file(T, s):
+    return f"results/graphs/T{T}/s{s}.npz"
+
+
+def propensity_file(T, s):
+    return f"results/propensity/T{T}/s{s}.npz"
+
+
+def pairs(T, part):
+    """'graph:propensity' arguments of the samples of one split part at temperature T."""
+    return [f"{graph_file(T, f'{i:03d}')}:{propensity_file(T, f'{i:03d}')}" for i in SPLITS[T][part]]
+
+
+def pair_files(T, part):
+    out = []
+    for i in SPLITS[T][part]:
+        out += [graph_file(T, f"{i:03d}"), propensity_file(T, f"{i:03d}")]
+    return out
+
+
+def settings_json(d):
+    return json.dumps(d, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- settings
+def _system():
+    return {"n_particles": config["system"]["n_particles"], "density": config["system"]["density"]}
+
+
+def equilibrate_settings(w):
+    s_idx = int(w.s)
+    return settings_json({
+        **_system(),
+        "temperature": float(w.T),
+        "sample": s_idx,
+        "chain": s_idx % config["equilibration"]["chains"],
+        "seed": derive_seed(config["seeds"]["md"], "equilibrate", w.T, w.s),
+        "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)),
+        "md": config["md"],
+        "equilibration": config["equilibration"],
+    })
+
+
+def previous_sample(w):
+    """Samples beyond the first `chains` continue the chain of sample s - chains."""
+    chains = config["equilibration"]["chains"]
+    s_idx = int(w.s)
+    return [equilibrated(w.T, f"{s_idx - chains:03d}")] if s_idx >= chains else []
+
+
+def iso_settings(w):
+    b = int(w.b)
+    per = ISO["replicas_per_job"]
+    reps = list(range(b * per, min((b + 1) * per, ISO["replicas"])))
+    return settings_json({
+        "temperature": float(w.T),
+        "sample": int(w.s),
+        "batch": b,
+        "replicas": reps,
+        "seed": derive_seed(config["seeds"]["replicas"], "iso", w.T, w.s),
+        "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)),
+        "md": config["md"],
+        "isoconfigurational": {k: ISO[k] for k in ("duration_tau_alpha", "points_per_decade")},
+    })
+
+
+def dynamics_settings(w):
+    return settings_json({"temperature": float(w.T), "propensity": config["propensity"]})
+
+
+def graph_settings(w):
+    return settings_json({"temperature": float(w.T), "graphs": config["graphs"],
+                          "descriptors": config["descriptors"]})
+
+
+def train_settings(w):
+    hp = dict(config["models"].get(w.model, {}))
+    return settings_json({
+        "family": w.model,
+        "set_name": w.trainset,
+        "temperatures": [float(t) for t in SETS[w.trainset]],
+        "hparams": hp,
+        "seed": derive_seed(config["seeds"]["model"], w.model, w.trainset),
+        "training": {k: v for k, v in config["training"].items() if k not in ("models", "sets")},
+        "graphs": config["graphs"],
+        "descriptors": config["descriptors"],
+        "propensity": config["propensity"],
+    })
+
+
+def caption_context():
+    return {
+        "preset": config["preset"],
+        "n": config["system"]["n_particles"],
+        "temps": ", ".join(TEMPS),
+        "samples": config["samples"],
+        "replicas": ISO["replicas"],
+    }
+
+
+def what_was_run():
+    c = caption_context()
+    return (f"preset {c['preset']}: N={c['n']}, T={c['temps']}, {c['samples']} configurations per T, "
+            f"{c['replicas']} replicas")
+
+
+# ---------------------------------------------------------------------------- targets
+SIMULATION_TARGETS = (
+    [equilibrated(T, s) for T in TEMPS for s in SAMPLES]
+    + [f"results/dynamics/T{T}.json" for T in TEMPS]
+    + [propensity_file(T, s) for T in TEMPS for s in SAMPLES]
+)
+LEARN_TARGETS = [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS] + ["results/tables/metrics.csv"]
+FIGURE_TARGETS = [
+    "results/figures/dynamics.png",
+    "results/figures/rho_vs_time.png",
+    "results/figures/learning_curves.png",
+] + [f"results/figures/scatter_{m}_{ts}.png" for m in MODELS for ts in SETS] + [
+    f"results/figures/snapshot_T{T}.png" for T in TEMPS
+]
+ALL_TARGETS = SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]

@@ -1,0 +1,86 @@
+# Figures (PNG + PDF) and the report; captions in workflow/report/*.rst.
+FIRST_MODEL = "se3gnn" if "se3gnn" in MODELS else MODELS[0]
+FIRST_SET = next(iter(SETS))
+
+
+rule figure_dynamics:
+    input:
+        json=[f"results/dynamics/T{T}.json" for T in TEMPS],
+        npz=[f"results/dynamics/T{T}.npz" for T in TEMPS],
+    output:
+        png=report("results/figures/dynamics.png", category="Dynamics", caption="../report/dynamics.rst"),
+        pdf="results/figures/dynamics.pdf",
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/figures/dynamics.log",
+    shell:
+        "equiglass figure dynamics {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+
+
+rule figure_rho:
+    input:
+        [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS],
+    output:
+        png=report("results/figures/rho_vs_time.png", category="Prediction", caption="../report/rho.rst"),
+        pdf="results/figures/rho_vs_time.pdf",
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/figures/rho.log",
+    shell:
+        "equiglass figure rho {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+
+
+rule figure_scatter:
+    input:
+        json="results/eval/{model}/{trainset}.json",
+        npz="results/eval/{model}/{trainset}.npz",
+    output:
+        png=report("results/figures/scatter_{model}_{trainset}.png", category="Prediction",
+                   subcategory="Predicted vs true", caption="../report/scatter.rst"),
+        pdf="results/figures/scatter_{model}_{trainset}.pdf",
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/figures/scatter_{model}_{trainset}.log",
+    shell:
+        "equiglass figure scatter {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+
+
+rule figure_snapshot:
+    input:
+        prop=lambda w: propensity_file(w.T, f"{SPLITS[w.T]['test'][0]:03d}"),
+        graph=lambda w: graph_file(w.T, f"{SPLITS[w.T]['test'][0]:03d}"),
+        eval=f"results/eval/{FIRST_MODEL}/{FIRST_SET}.json",
+    output:
+        png=report("results/figures/snapshot_T{T}.png", category="Propensity field",
+                   caption="../report/snapshot.rst"),
+        pdf="results/figures/snapshot_T{T}.pdf",
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/figures/snapshot_T{T}.log",
+    shell:
+        "equiglass figure snapshot {input.prop} {input.graph} {input.eval} --output {output.png} "
+        "--caption {params.caption:q} 2> {log}"
+
+
+rule figure_learning:
+    input:
+        [f"results/models/{m}/{ts}/history.csv" for m in MODELS for ts in SETS],
+    output:
+        png=report("results/figures/learning_curves.png", category="Training",
+                   caption="../report/learning.rst"),
+        pdf="results/figures/learning_curves.pdf",
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/figures/learning.log",
+    shell:
+        "equiglass figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+
+
+rule figures:
+    input:
+        FIGURE_TARGETS,
