@@ -163,7 +163,7 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
     if evaluation_json is not None:
         preds = _load_predictions(Path(evaluation_json).with_suffix(".npz"))
         ev = read_json(evaluation_json)
-        name = f"{Path(graph_npz).parent.name}/{Path(graph_npz).stem}"
+        name = f"{Path(graph_npz).parent.name}|{Path(graph_npz).stem}"
         for key, item in preds.items():
             if key.endswith(name):
                 panels.append((f"predicted ({MODEL_LABELS.get(ev['model'], ev['model'])})", item["pred"][:, k]))

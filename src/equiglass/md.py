@@ -10,6 +10,7 @@ restart at each boundary in both cases; Bussi's thermostat is reseeded per segme
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -173,7 +174,7 @@ def run_phases(
     resumed = _load_checkpoint(ckpt) if ckpt else None
     if resumed is not None and resumed[2].get("signature") == signature:
         state, log, done = resumed[0], resumed[1], resumed[2]
-        print(f"[{label}] resuming from {ckpt} at phase {done['phase']} step {done['steps']}", flush=True)
+        print(f"[{label}] resuming from {ckpt} at phase {done['phase']} step {done['steps']}", file=sys.stderr, flush=True)
     else:
         rng = np.random.default_rng(derive_seed(seed, "velocities"))
         if minimize_first:
@@ -341,7 +342,7 @@ def isoconfigurational(
             old = load_iso(ckpt)
             if np.array_equal(old.times, sums.times) and set(old.replicas) <= set(replicas):
                 sums = old
-                print(f"[{label}] resuming: {old.n_replicas} replicas already done", flush=True)
+                print(f"[{label}] resuming: {old.n_replicas} replicas already done", file=sys.stderr, flush=True)
         except InputError:
             pass
     todo = [r for r in replicas if r not in set(sums.replicas.tolist())]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: s
     }
     if not summary["ageing"]["passed"]:
         print(f"[{label}] WARNING: U/N drifts between the halves of the run "
-              f"(z = {summary['ageing']['z']:.1f}); equilibrate longer", flush=True)
+              f"(z = {summary['ageing']['z']:.1f}); equilibrate longer", file=sys.stderr, flush=True)
     final.log = {"equiglass/temperature": np.array([temp], dtype=np.float64)}
     write_gsd(output, final)
     with atomic_path(thermo_csv) as tmp:
@@ -198,7 +199,7 @@ def step_dynamics(settings: dict[str, Any], iso_files: dict[str, list[str]], out
              msd_err=summ.msd_err, metadata=json.dumps({k: v for k, v in result.items() if k != "provenance"}))
     write_json(out, result)
     print(f"[dynamics T={temperature_key(temp)}] tau_alpha = {summ.tau_alpha:.4g} +- {summ.tau_alpha_err:.2g}, "
-          f"D_A = {summ.diffusion[0]:.3g}, targets {np.round(summ.times[idx], 4).tolist()}", flush=True)
+          f"D_A = {summ.diffusion[0]:.3g}, targets {np.round(summ.times[idx], 4).tolist()}", file=sys.stderr, flush=True)
     return result
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -174,7 +175,7 @@ def train(
     model.to(device)
     n_params = count_parameters(model)
     print(f"[{label}] {settings.family}: {n_params} parameters, {len(train_samples)} train / "
-          f"{len(val_samples)} validation configurations, device {device}", flush=True)
+          f"{len(val_samples)} validation configurations, device {device}", file=sys.stderr, flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.lr_schedule == "plateau":
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, settings.patience // 2))
@@ -197,9 +198,9 @@ def train(
                 if sched is not None and ck.get("scheduler") is not None:
                     sched.load_state_dict(ck["scheduler"])
                 state = ck["state"]
-                print(f"[{label}] resuming after epoch {state['epoch']}", flush=True)
+                print(f"[{label}] resuming after epoch {state['epoch']}", file=sys.stderr, flush=True)
         except Exception as err:  # unreadable checkpoint: start over
-            print(f"[{label}] ignoring unreadable checkpoint {ckpt_path}: {err}", flush=True)
+            print(f"[{label}] ignoring unreadable checkpoint {ckpt_path}: {err}", file=sys.stderr, flush=True)
 
     rep = Reporter(label, settings.epochs, "epochs")
     rep.update(state["epoch"])
@@ -303,5 +304,5 @@ def _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0)
     save_artifact(out / "model.pt", artifact)
     with atomic_path(out / "history.csv") as tmp:
         tmp.write_text("epoch,train_loss,val_loss\n")
-    print(f"[ridge] fitted in {elapsed:.2f}s, alpha per type {model.alpha.tolist()}", flush=True)
+    print(f"[ridge] fitted in {elapsed:.2f}s, alpha per type {model.alpha.tolist()}", file=sys.stderr, flush=True)
     return artifact

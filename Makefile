@@ -1,0 +1,48 @@
+# equiglass: two commands on a fresh machine with Python >= 3.10
+#   make run    # venv + install + the quick pipeline end to end (results/, results/report.html)
+#   make test   # venv + install + the test suite
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 2
+PRESET ?=
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?= -m "not slow" -n 2
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.equiglass-installed
+CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
+
+.PHONY: run test test-all lint bench report dry-run clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --report results/report.html
+	@echo "Results in results/ (figures in results/figures, metrics in results/tables/metrics.md, report in results/report.html)"
+
+dry-run: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --dry-run --quiet
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf results logs .snakemake
