@@ -88,7 +88,7 @@ def to_batch(samples: list[Sample], standardize: tuple[np.ndarray, np.ndarray] |
         types.append(torch.as_tensor(g.types, dtype=torch.long))
         src.append(torch.as_tensor(g.src, dtype=torch.long) + offset)
         dst.append(torch.as_tensor(g.dst, dtype=torch.long) + offset)
-        vec.append(torch.as_tensor(g.vec, dtype=torch.float32))
+        vec.append(torch.tensor(g.vec, dtype=torch.float32))
         ng.append(torch.full((s.n,), k, dtype=torch.long))
         temp.append(torch.full((s.n,), s.temperature, dtype=torch.float32))
         if s.targets is not None:

@@ -10,10 +10,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .files import atomic_path, load_npz, read_json  # noqa: E402
+from .files import atomic_path, load_npz, read_json
 
 MODEL_COLORS = {"se3gnn": "#d62728", "bapst": "#1f77b4", "descriptor_mlp": "#2ca02c", "ridge": "#9467bd"}
 MODEL_LABELS = {"se3gnn": "SE(3) GNN", "bapst": "Bapst GNN", "descriptor_mlp": "descriptor MLP",

@@ -22,8 +22,15 @@ from .descriptors import DescriptorSettings, compute_descriptors
 from .files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
 from .graphs import build_graph, save_graph
 from .md import (
-    MDSettings, equilibration_phases, initial_state, isoconfigurational, load_iso, merge_iso,
-    resolved_md, run_phases, save_iso,
+    MDSettings,
+    equilibration_phases,
+    initial_state,
+    isoconfigurational,
+    load_iso,
+    merge_iso,
+    resolved_md,
+    run_phases,
+    save_iso,
 )
 from .provenance import derive_seed, provenance
 from .state import read_gsd, write_gsd
@@ -393,10 +400,13 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
         tmp.write_text(buf.getvalue())
     md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | pooled ρ | params |",
           "|---|---|---|---|---|---|---|---|---|"]
+    def f(x: Any, spec: str) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
     for r in rows:
         md.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {r['type']} | {r['timescale']} | "
-                  f"{r['time']:.3g} | {r['pearson']:.3f} ± {r['pearson_sem']:.3f} | {r['pearson_pooled']:.3f} | "
-                  f"{r['n_parameters']} |")
+                  f"{f(r['time'], '.3g')} | {f(r['pearson'], '.3f')} ± {f(r['pearson_sem'], '.3f')} | "
+                  f"{f(r['pearson_pooled'], '.3f')} | {r['n_parameters']} |")
     with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(md) + "\n")
     return rows

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from sklearn.linear_model import Ridge, RidgeCV
@@ -93,7 +95,7 @@ class DescriptorMLP(nn.Module):
         self.n_outputs = n_outputs
         sizes = [n_inputs, *hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ELU()]
         layers.append(nn.Linear(sizes[-1], n_types * n_outputs))
         self.net = nn.Sequential(*layers)

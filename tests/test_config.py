@@ -1,0 +1,61 @@
+"""Configuration validation: schema errors name the key, contradictions are caught."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from equiglass.config import ConfigError, check_config, deep_merge, load_config
+
+
+@pytest.fixture(scope="module")
+def base():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("preset", ["tiny", "paper"])
+def test_presets_are_valid(preset):
+    cfg = load_config(REPO / "config.yaml", REPO / "presets" / f"{preset}.yaml")
+    assert cfg["preset"] == preset
+
+
+def test_defaults_filled(base):
+    cfg = copy.deepcopy(base)
+    del cfg["md"]["dt"]
+    assert check_config(cfg)["md"]["dt"] == 0.005
+
+
+def test_unknown_key_did_you_mean(base):
+    cfg = deep_merge(base, {"training": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"unknown key 'training.epoch' \(did you mean 'epochs'\?\)"):
+        check_config(cfg, source="my.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        ({"md": {"dt": -0.1}}, "md.dt"),
+        ({"md": {"engine": "gromacs"}}, "md.engine"),
+        ({"graphs": {"cutoff": 5.0}}, "graphs.cutoff"),
+        ({"samples": 3}, "split"),
+        ({"isoconfigurational": {"replicas_per_job": 99}}, "replicas_per_job"),
+        ({"propensity": {"values": [0.5, 1.5]}}, "propensity.values"),
+        ({"propensity": {"mode": "tau_alpha", "values": [10.0]}}, "duration_tau_alpha"),
+        ({"training": {"sets": [[0.45]]}}, "training.sets"),
+        ({"md": {"device": "gpu"}}, "md.device"),
+        ({"temperatures": [0.6, 0.601]}, "two decimals"),
+    ],
+)
+def test_bad_values_name_the_key(base, overlay, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(deep_merge(base, overlay), source="config.yaml")
+
+
+def test_error_names_the_file(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text("md: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        load_config(f)

@@ -1,0 +1,112 @@
+"""The Snakemake workflow: the tiny DAG end to end, dry runs of quick and paper, caching."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets"]
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, symlinks=False)
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    counts = {}
+    block = stdout.split("Job stats:")[-1]
+    for line in block.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml")
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work
+
+
+def test_tiny_dag_produces_metrics_and_figures(tiny_run):
+    work = tiny_run
+    metrics = (work / "results/tables/metrics.csv").read_text().splitlines()
+    assert len(metrics) == 1 + 2 * 2 * 2 * 3  # header + models x temperatures x types x timescales
+    for fig in ["dynamics", "rho_vs_time", "learning_curves", "snapshot_T0.80"]:
+        assert (work / f"results/figures/{fig}.png").stat().st_size > 10_000
+        assert (work / f"results/figures/{fig}.pdf").exists()
+    ev = json.loads((work / "results/eval/se3gnn/T0.80+1.00.json").read_text())
+    assert set(ev["results"]) == {"0.80", "1.00"}
+    assert ev["provenance"]["versions"]["torch"]
+    no_tmp = [p for p in work.rglob(".*.tmp-*")]
+    assert not no_tmp, f"temporary files left behind: {no_tmp}"
+
+
+def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
+    work = tiny_run
+    res = snakemake(work, "--cores", "1", "--configfile", "presets/tiny.yaml", "--dry-run")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Nothing to be done" in res.stdout + res.stderr
+    (work / "more_epochs.yaml").write_text("training: {epochs: 3}\n")
+    res = snakemake(work, "--cores", "1", "--configfile", "presets/tiny.yaml", "more_epochs.yaml", "--dry-run")
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = job_counts(res.stdout)
+    assert counts.get("train") == 2
+    assert not {"equilibrate", "isoconfigurational", "propensity", "graphs", "dynamics"} & set(counts)
+
+
+def test_report_is_generated(tiny_run):
+    res = snakemake(tiny_run, "--cores", "1", "--configfile", "presets/tiny.yaml", "--report", "results/report.html")
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (tiny_run / "results/report.html").read_text(errors="ignore")
+    assert "dynamics.png" in html and "metrics.csv" in html
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 3}),
+        ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
+                   "dynamics": 5, "train": 20, "evaluate": 20}),
+    ],
+)
+def test_dry_run_of_larger_presets(tmp_path, preset, expected):
+    work = copy_workflow(tmp_path)
+    args = ["--cores", "2", "--dry-run", "--quiet", "rules", "reason", "host"]
+    if preset != "quick":
+        args += ["--configfile", f"presets/{preset}.yaml"]
+    res = snakemake(work, *args, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = job_counts(res.stdout)
+    assert {k: counts.get(k) for k in expected} == expected
+
+
+def test_bad_config_stops_with_message(tmp_path):
+    work = copy_workflow(tmp_path)
+    (work / "bad.yaml").write_text("md: {enigne: hoomd}\n")
+    res = snakemake(work, "--cores", "1", "--configfile", "bad.yaml", "--dry-run")
+    assert res.returncode != 0
+    assert "unknown key 'md.enigne' (did you mean 'engine'?)" in res.stderr + res.stdout
