@@ -12,7 +12,17 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/md.smk"
+
+
+if SOURCE == "simulate":
+
+    include: "workflow/rules/md.smk"
+
+else:
+
+    include: "workflow/rules/import.smk"
+
+
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
 

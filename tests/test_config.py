@@ -6,8 +6,8 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
 
+from conftest import REPO
 from equiglass.config import ConfigError, check_config, deep_merge, load_config
 
 

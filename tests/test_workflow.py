@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO
 
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets"]
@@ -110,3 +111,40 @@ def test_bad_config_stops_with_message(tmp_path):
     res = snakemake(work, "--cores", "1", "--configfile", "bad.yaml", "--dry-run")
     assert res.returncode != 0
     assert "unknown key 'md.enigne' (did you mean 'engine'?)" in res.stderr + res.stdout
+
+
+def _write_glassbench(root: Path, n: int = 256) -> None:
+    import numpy as np
+
+    from equiglass.md import MDSettings, equilibration_phases, initial_state, run_phases
+
+    rng = np.random.default_rng(0)
+    box = (n / 1.2) ** (1 / 3)
+    base, _ = run_phases(initial_state(n, 1.2, 3), equilibration_phases(1.0, 5.0, melt_time=2.0), MDSettings(),
+                         seed=1, label="gb", minimize_first=True)
+    for temp in ("0.44", "0.50"):
+        for part, ids in (("train", range(1, 6)), ("test", (401, 402))):
+            folder = root / f"T{temp}" / part
+            folder.mkdir(parents=True)
+            for i in ids:
+                pos = (base.positions + rng.normal(scale=0.05, size=(n, 3))) % box
+                prop = rng.uniform(0.1, 1.0, size=(n, 10))
+                np.savez(folder / f"N{n}T{temp}_{i}.npz", types=base.types, initial_positions=pos,
+                         initial_positions_inherent=pos, initial_positions_cage=pos, md_prop=prop, bb_prop=prop)
+
+
+def test_glassbench_source_runs_learning_rules(tmp_path):
+    work = copy_workflow(tmp_path)
+    _write_glassbench(work / "gb")
+    (work / "gb.yaml").write_text(
+        "data: {source: glassbench, path: gb, positions: inherent, times: {'0.50': [0.108, 0.3, 1, 3, 10, 30, 100, 300, 1000, 6860]}}\n"
+        "temperatures: [0.44, 0.50]\nsamples: 5\nsplit: {validation: 1, test: 2}\n"
+        "training: {models: [ridge], sets: [[0.44], [0.50]]}\n"
+    )
+    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", "gb.yaml")
+    assert res.returncode == 0, res.stderr[-4000:]
+    ev = json.loads((work / "results/eval/ridge/T0.44.json").read_text())
+    assert ev["results"]["0.44"]["times"][6] == 4120.0
+    assert ev["results"]["0.50"]["times"][-1] == 6860.0
+    assert len(ev["results"]["0.44"]["configurations"]) == 2  # GlassBench's own test files
+    assert not (work / "results/md/T0.44/s000/iso_b00.npz").exists()  # nothing simulated

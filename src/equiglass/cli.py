@@ -75,6 +75,18 @@ def cmd_propensity(a: argparse.Namespace) -> None:
     step_propensity(_settings(a.settings), a.iso, a.dynamics, a.configuration, a.output)
 
 
+def cmd_import(a: argparse.Namespace) -> None:
+    from .pipeline import step_import
+
+    step_import(_settings(a.settings), a.input, a.configuration, a.output)
+
+
+def cmd_import_dynamics(a: argparse.Namespace) -> None:
+    from .pipeline import step_import_dynamics
+
+    step_import_dynamics(_settings(a.settings), a.propensity, a.output)
+
+
 def cmd_graphs(a: argparse.Namespace) -> None:
     from .pipeline import step_graph
 
@@ -175,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configuration", required=True, help="its equilibrated GSD")
     s.add_argument("--output", required=True, help=".npz (a .gsd with per-particle fields is written too)")
     s.set_defaults(func=cmd_propensity)
+
+    s = sub.add_parser("import", help="convert one file of a published dataset (Bapst pickle, GlassBench npz)")
+    s.add_argument("--settings", **S)
+    s.add_argument("--input", required=True, help="dataset file")
+    s.add_argument("--configuration", required=True, help="GSD of the configuration to write")
+    s.add_argument("--output", required=True, help="propensity .npz to write")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("import-dynamics", help="timescales of an imported dataset at one temperature")
+    s.add_argument("--settings", **S)
+    s.add_argument("--propensity", nargs="+", required=True, help="imported propensity files of that T")
+    s.add_argument("--output", required=True, help="dynamics JSON")
+    s.set_defaults(func=cmd_import_dynamics)
 
     s = sub.add_parser("graphs", help="freud neighbour graph + invariant descriptors of one configuration")
     s.add_argument("--settings", **S)

@@ -180,6 +180,14 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
         tau = tau_alpha_guess(cfg, t)
         if not math.isfinite(tau) or tau <= 0:
             problems.append(f"no usable tau_alpha estimate for T={t}; set equilibration.tau_alpha['{t}']")
+    data = cfg.get("data", {})
+    if data.get("source", "simulate") != "simulate":
+        if not data.get("path"):
+            problems.append(f"data.path is required when data.source = {data['source']} (the dataset folder)")
+        if data["source"] == "bapst" and data.get("positions", "thermal") != "thermal":
+            problems.append("data.positions: the Bapst et al. files hold thermal positions only")
+    elif data.get("positions", "thermal") != "thermal":
+        problems.append("data.positions: inherent/cage inputs come from published data (data.source = glassbench)")
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -187,6 +195,7 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
 def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate against the schema (filling defaults) and cross-check; return the full config."""
     cfg = validate_schema(cfg, source)
+    cfg.setdefault("data", {"source": "simulate", "path": None, "positions": "thermal", "times": {}})
     cfg["training"].setdefault("sets", [cfg["temperatures"]])
     cross_check(cfg, source)
     return cfg

@@ -410,3 +410,49 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
     with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(md) + "\n")
     return rows
+
+
+# ------------------------------------------------------------------------- published data
+def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: str | Path,
+                output: str | Path) -> dict[str, Any]:
+    """Convert one file of a published dataset (``settings['source']``: bapst | glassbench)."""
+    from .readers import read_bapst, read_glassbench, write_imported
+
+    t0 = time.perf_counter()
+    if settings["source"] == "bapst":
+        sample = read_bapst(source_file)
+    elif settings["source"] == "glassbench":
+        sample = read_glassbench(source_file, settings.get("positions", "thermal"), settings.get("times"))
+    else:
+        raise InputError(f"unknown data source {settings['source']!r}")
+    tkey = temperature_key(settings["temperature"])
+    if temperature_key(sample.temperature) != tkey:
+        raise InputError(f"{source_file}: temperature {sample.temperature} but expected T={tkey}")
+    write_imported(sample, config_gsd, output, {
+        "positions": settings.get("positions", "thermal"),
+        "provenance": provenance("import", settings, time.perf_counter() - t0, source=str(source_file)),
+    })
+    return {"n": sample.state.n, "n_times": len(sample.times)}
+
+
+def step_import_dynamics(settings: dict[str, Any], propensity_files: list[str], output: str | Path) -> dict[str, Any]:
+    """Timescale record of a published dataset at one temperature (what ``dynamics`` gives for MD)."""
+    from .dataset import load_propensity
+
+    first = load_propensity(propensity_files[0])
+    for f in propensity_files[1:]:
+        other = load_propensity(f)
+        if not np.array_equal(other["times"], first["times"], equal_nan=True):
+            raise InputError(f"{f}: time grid differs from {propensity_files[0]}")
+    meta = first["meta"]
+    times = first["times"].tolist()
+    tau = meta.get("tau_alpha", float("nan"))
+    result = {
+        "temperature": float(settings["temperature"]), "tau_alpha": tau, "tau_alpha_err": None,
+        "target_mode": "dataset", "target_values": times, "timescale_labels": meta["timescale_labels"],
+        "target_times": times, "target_times_tau_alpha": meta.get("times_tau_alpha"),
+        "n_configurations": len(propensity_files), "source": settings["source"],
+        "provenance": provenance("import_dynamics", settings),
+    }
+    write_json(output, result)
+    return result

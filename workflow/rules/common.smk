@@ -5,7 +5,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from equiglass.config import ConfigError, check_config, set_name, tau_alpha_guess, temperature_key
+from equiglass.files import InputError
 from equiglass.provenance import derive_seed
+from equiglass.readers import scan_dataset
 from equiglass.split import split_samples
 
 try:
@@ -17,17 +19,51 @@ config.update(_checked)
 validate(config, "../schemas/config.schema.yaml")
 
 TEMPS = [temperature_key(t) for t in config["temperatures"]]
-SAMPLES = [f"{i:03d}" for i in range(config["samples"])]
+SOURCE = config["data"]["source"]
 ISO = config["isoconfigurational"]
 N_BATCHES = -(-ISO["replicas"] // ISO["replicas_per_job"])
 BATCHES = [f"{b:02d}" for b in range(N_BATCHES)]
 MODELS = list(config["training"]["models"])
 SETS = {set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]}
-SPLITS = {
-    T: split_samples(config["samples"], config["split"]["validation"], config["split"]["test"],
-                     config["seeds"]["split"], T)
-    for T in TEMPS
-}
+SPLIT = config["split"]
+
+
+def _imported_samples():
+    """Published data: files per temperature, sample ids and the split (GlassBench: its train/test folders)."""
+    try:
+        found = scan_dataset(SOURCE, config["data"]["path"])
+    except InputError as err:
+        raise WorkflowError(str(err)) from None
+    missing = [T for T in TEMPS if T not in found]
+    if missing:
+        raise WorkflowError(f"temperatures {missing} not in the {SOURCE} data at {config['data']['path']} "
+                            f"(it has {sorted(found)}): change `temperatures`")
+    files, splits = {}, {}
+    for T in TEMPS:
+        train_part = found[T]["train"][: config["samples"]]
+        test_part = found[T]["test"][: SPLIT["test"]]
+        if not test_part:  # no test folder (Bapst): hold configurations out with the seeded split
+            sp = split_samples(len(train_part), SPLIT["validation"], SPLIT["test"], config["seeds"]["split"], T)
+            files[T], splits[T] = train_part, sp
+            continue
+        n_val = SPLIT["validation"]
+        if len(train_part) <= n_val:
+            raise WorkflowError(f"T={T}: {len(train_part)} training files cannot spare {n_val} for validation")
+        files[T] = train_part + test_part
+        k = len(train_part)
+        splits[T] = {"train": list(range(k - n_val)), "validation": list(range(k - n_val, k)),
+                     "test": list(range(k, k + len(test_part)))}
+    return files, splits
+
+
+if SOURCE == "simulate":
+    IMPORT_FILES = {}
+    SAMPLES = {T: [f"{i:03d}" for i in range(config["samples"])] for T in TEMPS}
+    SPLITS = {T: split_samples(config["samples"], SPLIT["validation"], SPLIT["test"], config["seeds"]["split"], T)
+              for T in TEMPS}
+else:
+    IMPORT_FILES, SPLITS = _imported_samples()
+    SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
 
 
 wildcard_constraints:
@@ -49,6 +85,10 @@ def equilibrated(T, s):
 
 def iso_batches(T, s):
     return [f"{md_dir(T, s)}/iso_b{b}.npz" for b in BATCHES]
+
+
+def imported_file(T, s):
+    return IMPORT_FILES[T][int(s)]
 
 
 def graph_file(T, s):
@@ -153,22 +193,24 @@ def caption_context():
 
 def what_was_run():
     c = caption_context()
+    if SOURCE != "simulate":
+        n = sum(len(v) for v in SAMPLES.values())
+        return f"preset {c['preset']}: {SOURCE} data ({config['data']['positions']} positions), T={c['temps']}, {n} configurations"
     return (f"preset {c['preset']}: N={c['n']}, T={c['temps']}, {c['samples']} configurations per T, "
             f"{c['replicas']} replicas")
 
 
 # ---------------------------------------------------------------------------- targets
 SIMULATION_TARGETS = (
-    [equilibrated(T, s) for T in TEMPS for s in SAMPLES]
+    [equilibrated(T, s) for T in TEMPS for s in SAMPLES[T]]
     + [f"results/dynamics/T{T}.json" for T in TEMPS]
-    + [propensity_file(T, s) for T in TEMPS for s in SAMPLES]
+    + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
 LEARN_TARGETS = [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS] + ["results/tables/metrics.csv"]
-FIGURE_TARGETS = [
-    "results/figures/dynamics.png",
-    "results/figures/rho_vs_time.png",
-    "results/figures/learning_curves.png",
-] + [f"results/figures/scatter_{m}_{ts}.png" for m in MODELS for ts in SETS] + [
-    f"results/figures/snapshot_T{T}.png" for T in TEMPS
-]
+FIGURE_TARGETS = (
+    (["results/figures/dynamics.png"] if SOURCE == "simulate" else [])
+    + ["results/figures/rho_vs_time.png", "results/figures/learning_curves.png"]
+    + [f"results/figures/scatter_{m}_{ts}.png" for m in MODELS for ts in SETS]
+    + [f"results/figures/snapshot_T{T}.png" for T in TEMPS]
+)
 ALL_TARGETS = SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]

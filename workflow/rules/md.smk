@@ -47,7 +47,7 @@ rule isoconfigurational:
 
 rule dynamics:
     input:
-        lambda w: [f for s in SAMPLES for f in iso_batches(w.T, s)],
+        lambda w: [f for s in SAMPLES[w.T] for f in iso_batches(w.T, s)],
     output:
         json="results/dynamics/T{T}.json",
         npz="results/dynamics/T{T}.npz",

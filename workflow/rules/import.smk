@@ -1,0 +1,35 @@
+# Published data (data.source = bapst | glassbench): convert each file instead of simulating.
+
+
+rule import_sample:
+    input:
+        lambda w: imported_file(w.T, w.s),
+    output:
+        gsd="results/md/T{T}/s{s}/equilibrated.gsd",
+        npz="results/propensity/T{T}/s{s}.npz",
+    params:
+        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T), **{
+            k: config["data"][k] for k in ("positions", "times")}}),
+    log:
+        "logs/import/T{T}_s{s}.log",
+    shell:
+        "equiglass import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
+        "--output {output.npz} 2> {log}"
+
+
+rule import_dynamics:
+    input:
+        lambda w: [propensity_file(w.T, s) for s in SAMPLES[w.T]],
+    output:
+        "results/dynamics/T{T}.json",
+    params:
+        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T)}),
+    log:
+        "logs/import/dynamics_T{T}.log",
+    shell:
+        "equiglass import-dynamics --settings {params.settings:q} --propensity {input} --output {output} 2> {log}"
+
+
+rule simulate_only:
+    input:
+        SIMULATION_TARGETS,
