@@ -23,6 +23,11 @@ else:
     include: "workflow/rules/import.smk"
 
 
+if SOURCE != "glassbench":
+
+    include: "workflow/rules/inputs.smk"
+
+
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
 

@@ -78,13 +78,25 @@ def cmd_propensity(a: argparse.Namespace) -> None:
 def cmd_import(a: argparse.Namespace) -> None:
     from .pipeline import step_import
 
-    step_import(_settings(a.settings), a.input, a.configuration, a.output)
+    step_import(_settings(a.settings), a.input, a.configuration, a.output, a.inherent, a.cage)
 
 
 def cmd_import_dynamics(a: argparse.Namespace) -> None:
     from .pipeline import step_import_dynamics
 
     step_import_dynamics(_settings(a.settings), a.propensity, a.output)
+
+
+def cmd_inherent(a: argparse.Namespace) -> None:
+    from .pipeline import step_inherent
+
+    step_inherent(_settings(a.settings), a.input, a.output)
+
+
+def cmd_cage(a: argparse.Namespace) -> None:
+    from .pipeline import step_cage
+
+    step_cage(_settings(a.settings), a.input, a.output)
 
 
 def cmd_graphs(a: argparse.Namespace) -> None:
@@ -193,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="dataset file")
     s.add_argument("--configuration", required=True, help="GSD of the configuration to write")
     s.add_argument("--output", required=True, help="propensity .npz to write")
+    s.add_argument("--inherent", help="GlassBench: also write its inherent positions to this GSD")
+    s.add_argument("--cage", help="GlassBench: also write its cage positions to this GSD")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("import-dynamics", help="timescales of an imported dataset at one temperature")
@@ -200,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--propensity", nargs="+", required=True, help="imported propensity files of that T")
     s.add_argument("--output", required=True, help="dynamics JSON")
     s.set_defaults(func=cmd_import_dynamics)
+
+    s = sub.add_parser("inherent", help="inherent structure (FIRE energy minimum) of a configuration")
+    s.add_argument("--settings", **S)
+    s.add_argument("--input", required=True, help="configuration (GSD)")
+    s.add_argument("--output", required=True, help="inherent structure (GSD, per-particle energies in its log)")
+    s.set_defaults(func=cmd_inherent)
+
+    s = sub.add_parser("cage", help="cage state (positions averaged over short NVE runs) of a configuration")
+    s.add_argument("--settings", **S)
+    s.add_argument("--input", required=True, help="configuration (GSD)")
+    s.add_argument("--output", required=True, help="cage state (GSD)")
+    s.set_defaults(func=cmd_cage)
 
     s = sub.add_parser("graphs", help="freud neighbour graph + invariant descriptors of one configuration")
     s.add_argument("--settings", **S)

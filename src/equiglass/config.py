@@ -184,10 +184,6 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if data.get("source", "simulate") != "simulate":
         if not data.get("path"):
             problems.append(f"data.path is required when data.source = {data['source']} (the dataset folder)")
-        if data["source"] == "bapst" and data.get("positions", "thermal") != "thermal":
-            problems.append("data.positions: the Bapst et al. files hold thermal positions only")
-    elif data.get("positions", "thermal") != "thermal":
-        problems.append("data.positions: inherent/cage inputs come from published data (data.source = glassbench)")
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -195,7 +191,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
 def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate against the schema (filling defaults) and cross-check; return the full config."""
     cfg = validate_schema(cfg, source)
-    cfg.setdefault("data", {"source": "simulate", "path": None, "positions": "thermal", "times": {}})
+    cfg.setdefault("data", {"source": "simulate", "path": None, "times": {}})
+    cfg.setdefault("inputs", {"positions": "thermal", "local_energy": False, "cage_time": 1.0, "cage_frames": 20,
+                              "cage_replicas": 4})
     cfg["training"].setdefault("sets", [cfg["temperatures"]])
     cross_check(cfg, source)
     return cfg

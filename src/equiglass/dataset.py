@@ -56,6 +56,7 @@ def load_sample(graph_path: str | Path, propensity_path: str | Path | None = Non
         descriptors=desc.astype(np.float32),
         descriptor_names=list(gmeta.get("descriptor_names", [])),
         temperature=float(gmeta.get("temperature", float("nan"))),
+        extra=gmeta.get("extra"),
     )
     if propensity_path is not None:
         p = load_propensity(propensity_path)

@@ -76,8 +76,9 @@ def build_graph(state: State, cutoff: float) -> Graph:
     )
 
 
-def save_graph(path: str | Path, graph: Graph, descriptors: np.ndarray, names: list[str], meta: dict) -> None:
-    """Write graph arrays, descriptor matrix (N, D) and metadata into one .npz (atomically)."""
+def save_graph(path: str | Path, graph: Graph, descriptors: np.ndarray, names: list[str], meta: dict,
+               extra: np.ndarray | None = None) -> None:
+    """Write graph arrays, descriptors (N, D), optional extra node inputs (N, F) and metadata (.npz)."""
     meta = {
         **meta,
         "cutoff": graph.cutoff,
@@ -92,6 +93,7 @@ def save_graph(path: str | Path, graph: Graph, descriptors: np.ndarray, names: l
         positions=graph.positions, types=graph.types, box=graph.box, src=graph.src, dst=graph.dst,
         vec=graph.vec, cutoff=np.float64(graph.cutoff), descriptors=descriptors.astype(np.float32),
         metadata=json.dumps(meta, default=str),
+        **({"extra": extra.astype(np.float32)} if extra is not None else {}),
     )
 
 
@@ -99,7 +101,10 @@ GRAPH_KEYS = ("positions", "types", "box", "src", "dst", "vec", "cutoff", "descr
 
 
 def load_graph(path: str | Path) -> tuple[Graph, np.ndarray, dict]:
-    """Read (graph, descriptors (N, D), metadata) written by :func:`save_graph`."""
+    """Read (graph, descriptors (N, D), metadata) written by :func:`save_graph`.
+
+    Extra node inputs, if any, are in ``metadata['extra']`` as an (N, F) array.
+    """
     data = load_npz(path, required=GRAPH_KEYS)
     g = Graph(
         positions=data["positions"], types=data["types"], box=data["box"], src=data["src"],
@@ -110,4 +115,9 @@ def load_graph(path: str | Path) -> tuple[Graph, np.ndarray, dict]:
         raise InputError(f"{path}: inconsistent graph arrays (N={n}, E={len(g.src)}); rebuild it")
     if g.n_edges and (g.src.max() >= n or g.dst.max() >= n or g.src.min() < 0):
         raise InputError(f"{path}: edge indices out of range for N={n}; rebuild it")
-    return g, data["descriptors"], json.loads(str(data["metadata"]))
+    meta = json.loads(str(data["metadata"]))
+    if "extra" in data:
+        if data["extra"].shape[0] != n:
+            raise InputError(f"{path}: extra node inputs have {data['extra'].shape[0]} rows for N={n}")
+        meta["extra"] = data["extra"]
+    return g, data["descriptors"], meta

@@ -163,7 +163,20 @@ def dynamics_settings(w):
 
 def graph_settings(w):
     return settings_json({"temperature": float(w.T), "graphs": config["graphs"],
-                          "descriptors": config["descriptors"]})
+                          "descriptors": config["descriptors"], "inputs": config["inputs"], "md": config["md"]})
+
+
+POSITION_FILES = {"thermal": "equilibrated.gsd", "inherent": "inherent.gsd", "cage": "cage.gsd"}
+
+
+def model_input_configuration(w):
+    """The configuration the models see: thermal, inherent or cage positions (inputs.positions)."""
+    return f"{md_dir(w.T, w.s)}/{POSITION_FILES[config['inputs']['positions']]}"
+
+
+def inputs_settings(w):
+    return settings_json({"temperature": float(w.T), "md": config["md"], "inputs": config["inputs"],
+                          "seed": derive_seed(config["seeds"]["md"], "inputs", w.T, w.s)})
 
 
 def train_settings(w):
@@ -178,6 +191,7 @@ def train_settings(w):
         "graphs": config["graphs"],
         "descriptors": config["descriptors"],
         "propensity": config["propensity"],
+        "inputs": config["inputs"],
     })
 
 
@@ -195,7 +209,8 @@ def what_was_run():
     c = caption_context()
     if SOURCE != "simulate":
         n = sum(len(v) for v in SAMPLES.values())
-        return f"preset {c['preset']}: {SOURCE} data ({config['data']['positions']} positions), T={c['temps']}, {n} configurations"
+        return (f"preset {c['preset']}: {SOURCE} data ({config['inputs']['positions']} positions), T={c['temps']}, "
+                f"{n} configurations")
     return (f"preset {c['preset']}: N={c['n']}, T={c['temps']}, {c['samples']} configurations per T, "
             f"{c['replicas']} replicas")
 

@@ -1,20 +1,26 @@
 # Published data (data.source = bapst | glassbench): convert each file instead of simulating.
 
 
+GLASSBENCH_EXTRA = SOURCE == "glassbench"
+
+
 rule import_sample:
     input:
         lambda w: imported_file(w.T, w.s),
     output:
         gsd="results/md/T{T}/s{s}/equilibrated.gsd",
         npz="results/propensity/T{T}/s{s}.npz",
+        extra=(
+            ["results/md/T{T}/s{s}/inherent.gsd", "results/md/T{T}/s{s}/cage.gsd"] if GLASSBENCH_EXTRA else []
+        ),
     params:
-        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T), **{
-            k: config["data"][k] for k in ("positions", "times")}}),
+        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T), "times": config["data"]["times"]}),
+        extra=lambda w, output: (f"--inherent {output.extra[0]} --cage {output.extra[1]}" if GLASSBENCH_EXTRA else ""),
     log:
         "logs/import/T{T}_s{s}.log",
     shell:
         "equiglass import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
-        "--output {output.npz} 2> {log}"
+        "--output {output.npz} {params.extra} 2> {log}"
 
 
 rule import_dynamics:

@@ -3,7 +3,7 @@
 
 rule graphs:
     input:
-        "results/md/T{T}/s{s}/equilibrated.gsd",
+        model_input_configuration,
     output:
         "results/graphs/T{T}/s{s}.npz",
     params:

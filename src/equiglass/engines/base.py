@@ -106,6 +106,10 @@ class Engine(ABC):
     def energy_forces(self) -> tuple[float, np.ndarray]:
         """Total potential energy [ε_AA] and forces (N, 3) [ε_AA/σ_AA] in input order."""
 
+    @abstractmethod
+    def per_particle_energy(self) -> np.ndarray:
+        """Potential energy of each particle (N,) [ε_AA]: half of each pair term, summing to U."""
+
     @property
     @abstractmethod
     def step(self) -> int:

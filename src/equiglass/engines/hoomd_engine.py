@@ -172,5 +172,9 @@ class HoomdEngine(Engine):
         self._ensure_computed()
         return float(np.sum(self.lj.energies)), np.array(self.lj.forces, dtype=np.float64)
 
+    def per_particle_energy(self) -> np.ndarray:
+        self._ensure_computed()
+        return np.array(self.lj.energies, dtype=np.float64)
+
     def close(self) -> None:
         self.sim = None

