@@ -142,6 +142,24 @@ def cmd_figure(a: argparse.Namespace) -> None:
                                     out, a.caption)
 
 
+def cmd_validate(a: argparse.Namespace) -> None:
+    from .validation import fig_validation, validate
+
+    def by_t(files: list[str], level: int) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for f in files:
+            out[Path(f).parents[level].name.lstrip("T")].append(f)
+        return dict(out)
+
+    dyn = {Path(f).stem.lstrip("T"): f for f in a.dynamics}
+    res = validate(by_t(a.equilibration, 1), dyn, by_t(a.long or [], 0), a.output)
+    if a.figure:
+        fig_validation(a.output, a.figure, a.caption)
+    print(Path(a.output).with_suffix(".md").read_text())
+    print("all reference values reproduced within tolerance" if res["all_agree"] else
+          "SOME VALUES DISAGREE with the references (see the table)")
+
+
 def cmd_provenance(a: argparse.Namespace) -> None:
     from .provenance import read_provenance
 
@@ -260,6 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True)
     s.add_argument("--caption", default="")
     s.set_defaults(func=cmd_figure)
+
+    s = sub.add_parser("validate", help="equation of state, tau_alpha, D_A next to reference values")
+    s.add_argument("--equilibration", nargs="+", required=True, help="equilibrated.json files (results/md/T*/s*/)")
+    s.add_argument("--dynamics", nargs="+", required=True, help="results/dynamics/T*.json")
+    s.add_argument("--long", nargs="*", help="long NVE runs (results/validation/T*/s*.npz)")
+    s.add_argument("--output", required=True, help="validation JSON (a .md table is written next to it)")
+    s.add_argument("--figure", help="figure PNG (and PDF)")
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
     s.add_argument("file")

@@ -192,6 +192,7 @@ def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate against the schema (filling defaults) and cross-check; return the full config."""
     cfg = validate_schema(cfg, source)
     cfg.setdefault("data", {"source": "simulate", "path": None, "times": {}})
+    cfg.setdefault("validation", {"samples": 4, "duration_tau_alpha": 20.0})
     cfg.setdefault("inputs", {"positions": "thermal", "local_energy": False, "cage_time": 1.0, "cage_frames": 20,
                               "cage_replicas": 4})
     cfg["training"].setdefault("sets", [cfg["temperatures"]])

@@ -79,3 +79,45 @@ rule propensity:
 rule simulate_only:
     input:
         SIMULATION_TARGETS,
+
+
+# ----------------------------------------------------------------------- validation target
+VALIDATION = config["validation"]
+VALIDATION_SAMPLES = {T: SAMPLES[T][: VALIDATION["samples"]] for T in TEMPS}
+
+
+rule long_nve:
+    input:
+        "results/md/T{T}/s{s}/equilibrated.gsd",
+    output:
+        "results/validation/T{T}/s{s}.npz",
+    params:
+        settings=lambda w: settings_json({
+            "temperature": float(w.T), "sample": int(w.s), "batch": 0, "replicas": [0],
+            "seed": derive_seed(config["seeds"]["replicas"], "long", w.T, w.s),
+            "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)), "md": config["md"],
+            "isoconfigurational": {"duration_tau_alpha": VALIDATION["duration_tau_alpha"], "points_per_decade": 10},
+        }),
+    threads: config["md"]["threads"]
+    log:
+        "logs/long_nve/T{T}_s{s}.log",
+    shell:
+        "equiglass isoconfigurational --settings {params.settings:q} --input {input} --output {output} 2> {log}"
+
+
+rule validate:
+    input:
+        eq=[f"{md_dir(T, s)}/equilibrated.json" for T in TEMPS for s in SAMPLES[T]],
+        dyn=[f"results/dynamics/T{T}.json" for T in TEMPS],
+        long=[f"results/validation/T{T}/s{s}.npz" for T in TEMPS for s in VALIDATION_SAMPLES[T]],
+    output:
+        json="results/validation/validation.json",
+        md="results/validation/validation.md",
+        png=report("results/figures/validation.png", category="Validation", caption="../report/validation.rst"),
+    params:
+        caption=what_was_run(),
+    log:
+        "logs/validate.log",
+    shell:
+        "equiglass validate --equilibration {input.eq} --dynamics {input.dyn} --long {input.long} "
+        "--output {output.json} --figure {output.png} --caption {params.caption:q} 2> {log}"
