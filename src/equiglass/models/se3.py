@@ -30,6 +30,7 @@ from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
 
 from .common import GraphBatch, edge_spherical_harmonics, radial_basis, scatter_sum, select_by_type
+from .fused_tp import FusedUVUTensorProduct
 
 
 def hidden_irreps(mul: int, l_max: int, mul_scalar: int | None = None) -> o3.Irreps:
@@ -57,6 +58,7 @@ class EquivariantConv(nn.Module):
         radial_hidden: int,
         avg_neighbors: float,
         tp_mode: str = "uvu",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
@@ -89,6 +91,7 @@ class EquivariantConv(nn.Module):
             )
         else:
             raise ValueError(f"tp_mode must be 'uvu' or 'fc', got {tp_mode!r}")
+        self.fused = FusedUVUTensorProduct(self.tp) if (fused and tp_mode == "uvu") else None
         self.radial = FullyConnectedNet(
             [n_basis, radial_hidden, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
         )
@@ -96,10 +99,15 @@ class EquivariantConv(nn.Module):
         self.skip = o3.Linear(self.irreps_in, self.irreps_out)
 
     def forward(
-        self, x: torch.Tensor, edge_sh: torch.Tensor, edge_basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+        self, x: torch.Tensor, edge_sh: torch.Tensor, edge_basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor,
+        coupling_cache: dict | None = None,
     ) -> torch.Tensor:
         h = self.lin1(x)
-        msg = self.tp(h[src], edge_sh, self.radial(edge_basis))
+        w = self.radial(edge_basis)
+        if self.fused is not None:
+            msg = self.fused(h[src], w, self.fused.couplings(edge_sh, coupling_cache))
+        else:
+            msg = self.tp(h[src], edge_sh, w)
         agg = scatter_sum(msg, dst, x.shape[0]) / self.avg_neighbors**0.5
         return self.skip(x) + self.gate(self.lin2(agg))
 
@@ -114,7 +122,9 @@ class SE3GNN(nn.Module):
     l_max : highest order of spherical harmonics and features; n_layers : interaction layers;
     cutoff : graph radius [σ_AA]; n_basis : radial basis size; radial_hidden : width of the
     radial MLP; readout_hidden : width of the decoder MLP; avg_neighbors : typical neighbour
-    count (normalizes sums); tp_mode : 'uvu' or 'fc'; n_extra : extra scalar node inputs.
+    count (normalizes sums); tp_mode : 'uvu' or 'fc'; n_extra : extra scalar node inputs;
+    fused : evaluate the uvu products with :class:`FusedUVUTensorProduct` (same outputs, faster)
+    instead of e3nn's per-path code (kept as the reference implementation).
     """
 
     def __init__(
@@ -132,6 +142,7 @@ class SE3GNN(nn.Module):
         avg_neighbors: float = 40.0,
         tp_mode: str = "uvu",
         n_extra: int = 0,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         self.n_outputs, self.n_types = n_outputs, n_types
@@ -145,7 +156,7 @@ class SE3GNN(nn.Module):
         layers = []
         for _ in range(n_layers):
             layers.append(
-                EquivariantConv(irreps, irreps_h, irreps_sh, n_basis, radial_hidden, avg_neighbors, tp_mode)
+                EquivariantConv(irreps, irreps_h, irreps_sh, n_basis, radial_hidden, avg_neighbors, tp_mode, fused)
             )
             irreps = irreps_h
         self.layers = nn.ModuleList(layers)
@@ -172,8 +183,9 @@ class SE3GNN(nn.Module):
         if self.extra is not None and batch.extra is not None:
             x = x + self.extra(batch.extra)
         feats = [x]
+        cache: dict = {}  # geometry couplings shared by all layers
         for layer in self.layers:
-            x = layer(x, sh, basis, batch.src, batch.dst)
+            x = layer(x, sh, basis, batch.src, batch.dst, cache)
             feats.append(x)
         return feats
 
