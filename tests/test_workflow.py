@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets", "profiles", "envs"]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -166,6 +166,35 @@ def cmd_provenance(a: argparse.Namespace) -> None:
     print(json.dumps(read_provenance(a.file), indent=2, default=str))
 
 
+def cmd_plan(a: argparse.Namespace) -> None:
+    import re
+    import subprocess
+
+    from .config import load_config
+    from .plan import format_plan, measured_rates, plan
+
+    files = ["config.yaml", *a.configfile]
+    cfg = load_config(*files)
+    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--quiet", "rules", "--cores", "1"]
+    cmd += ["--configfile", *a.configfile] if a.configfile else []
+    cmd += ["--profile", a.profile] if a.profile else []
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise InputError(f"snakemake --dry-run failed:\n{res.stderr[-2000:]}")
+    counts = {}
+    for line in res.stdout.split("Job stats:")[-1].splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) not in ("total", "all"):
+            counts[m.group(1)] = int(m.group(2))
+    sp = cfg["split"]
+    n_train = {"/".join(map(str, s)): len(s) * (cfg["samples"] - sp["validation"] - sp["test"])
+               for s in cfg["training"]["sets"]}
+    rates = measured_rates(a.benchmarks, cfg) if a.benchmarks else {}
+    print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "
+          f"{cfg['samples']} configurations per T" + (f"; measured rates {rates}" if rates else ""))
+    print(format_plan(plan(cfg, counts, n_train, rates)))
+
+
 def cmd_check_config(a: argparse.Namespace) -> None:
     from .config import load_config
 
@@ -291,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
     s.add_argument("file")
     s.set_defaults(func=cmd_provenance)
+
+    s = sub.add_parser("plan", help="job counts, runtimes and GPU-hours of a configuration (runs a dry run)")
+    s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
+    s.add_argument("--profile", help="Snakemake profile to dry-run with (e.g. profiles/slurm)")
+    s.add_argument("--benchmarks", help="folder of Snakemake benchmark files of a finished run (measured rates)")
+    s.set_defaults(func=cmd_plan)
 
     s = sub.add_parser("check-config", help="validate configuration files (merged in order)")
     s.add_argument("files", nargs="+")

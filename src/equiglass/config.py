@@ -68,11 +68,15 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
 
 
 def _fill_defaults(node: dict[str, Any], value: Any) -> None:
+    """Insert schema defaults; optional sections (objects) missing from ``value`` are created."""
     if node.get("type") != "object" or not isinstance(value, dict):
         return
+    required = set(node.get("required", []))
     for key, sub in node.get("properties", {}).items():
         if key not in value and "default" in sub:
             value[key] = copy.deepcopy(sub["default"])
+        elif key not in value and sub.get("type") == "object" and key not in required and sub.get("properties"):
+            value[key] = {}
         if key in value:
             _fill_defaults(sub, value[key])
 
@@ -191,10 +195,6 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
 def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate against the schema (filling defaults) and cross-check; return the full config."""
     cfg = validate_schema(cfg, source)
-    cfg.setdefault("data", {"source": "simulate", "path": None, "times": {}})
-    cfg.setdefault("validation", {"samples": 4, "duration_tau_alpha": 20.0})
-    cfg.setdefault("inputs", {"positions": "thermal", "local_energy": False, "cage_time": 1.0, "cage_frames": 20,
-                              "cage_replicas": 4})
     cfg["training"].setdefault("sets", [cfg["temperatures"]])
     cross_check(cfg, source)
     return cfg

@@ -41,9 +41,10 @@ def savefig(fig: plt.Figure, path: str | Path) -> None:
 
 
 def _temperature_colors(temps: list[float]) -> dict[float, Any]:
-    cmap = plt.get_cmap("coolwarm")
+    """Cold (dark blue) to hot (orange), every shade readable on white."""
+    cmap = plt.get_cmap("plasma")
     lo, hi = min(temps), max(temps)
-    return {t: cmap(0.5 if hi == lo else (t - lo) / (hi - lo)) for t in temps}
+    return {t: cmap(0.45 if hi == lo else 0.05 + 0.75 * (t - lo) / (hi - lo)) for t in temps}
 
 
 def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "") -> None:
@@ -168,10 +169,10 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
             if key.endswith(name):
                 panels.append((f"predicted ({MODEL_LABELS.get(ev['model'], ev['model'])})", item["pred"][:, k]))
                 break
-    vmin = float(np.percentile(panels[0][1], 2))
-    vmax = float(np.percentile(panels[0][1], 98))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
     for ax, (title, values) in zip(axes[0], panels):
+        # each panel on its own 2-98 % range: predictions regress to the mean, the pattern is what matters
+        vmin, vmax = (float(np.percentile(values, q)) for q in (2, 98))
         sizes = np.where(prop["types"][mask] == 0, 60, 35)
         sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=sizes, cmap="viridis", vmin=vmin,
                         vmax=vmax, edgecolors="k", linewidths=0.3)

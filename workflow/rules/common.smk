@@ -1,11 +1,14 @@
 # Derives targets, paths, seeds and per-rule settings from the validated config. No science here.
 import json
+import os
+import shlex
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from equiglass.config import ConfigError, check_config, set_name, tau_alpha_guess, temperature_key
 from equiglass.files import InputError
+from equiglass.plan import md_minutes, md_uses_gpu, request_minutes, train_minutes, train_uses_gpu
 from equiglass.provenance import derive_seed
 from equiglass.readers import scan_dataset
 from equiglass.split import split_samples
@@ -64,6 +67,52 @@ if SOURCE == "simulate":
 else:
     IMPORT_FILES, SPLITS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
+
+
+# ----------------------------------------------------------- how rules call the package
+# PYTHONPATH makes the package importable in the conda environments of `--sdm conda` too.
+EQUIGLASS = (f"PYTHONPATH={shlex.quote(os.path.join(workflow.basedir, 'src'))}${{PYTHONPATH:+:$PYTHONPATH}} "
+             "python -m equiglass")
+ENVS = {name: os.path.join(workflow.basedir, "envs", f"{name}.yaml") for name in ("md", "learn", "analysis")}
+
+# ---------------------------------------------------------------- cluster resources
+CL = config["cluster"]
+ACCOUNT = CL["account"] or os.environ.get("SLURM_ACCOUNT", "")
+CPU_PARTITION = CL["cpu_partition"] or os.environ.get("EQUIGLASS_CPU_PARTITION", "")
+GPU_PARTITION = CL["gpu_partition"] or os.environ.get("EQUIGLASS_GPU_PARTITION", "")
+MD_GPU = md_uses_gpu(config)
+TRAIN_GPU = train_uses_gpu(config)
+
+
+def md_resources(rule):
+    """Per-job requests of an MD rule: runtime from the steps it runs (scaled by attempt), a GPU if used."""
+
+    def runtime(wc, attempt):
+        return request_minutes(md_minutes(config, rule, float(wc.T), int(wc.s)), config, attempt)
+
+    res = {"runtime": runtime, "mem_mb": lambda wc, attempt: 2000 * attempt,
+           "cpus_per_task": config["md"]["threads"], "slurm_account": ACCOUNT,
+           "slurm_partition": GPU_PARTITION if MD_GPU else CPU_PARTITION}
+    if MD_GPU:
+        res["gpu"] = 1
+    return res
+
+
+def train_resources():
+    def runtime(wc, attempt):
+        n = sum(len(SPLITS[T]["train"]) for T in SETS[wc.trainset])
+        return request_minutes(train_minutes(config, n), config, attempt)
+
+    res = {"runtime": runtime, "mem_mb": lambda wc, attempt: 8000 * attempt,
+           "cpus_per_task": config["training"]["threads"], "slurm_account": ACCOUNT,
+           "slurm_partition": GPU_PARTITION if TRAIN_GPU else CPU_PARTITION}
+    if TRAIN_GPU:
+        res["gpu"] = 1
+    return res
+
+
+def light_resources(mem_mb=2000, runtime=30):
+    return {"runtime": runtime, "mem_mb": mem_mb, "slurm_account": ACCOUNT, "slurm_partition": CPU_PARTITION}
 
 
 wildcard_constraints:

@@ -12,10 +12,14 @@ rule figure_dynamics:
         pdf="results/figures/dynamics.pdf",
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/figures/dynamics.log",
     shell:
-        "equiglass figure dynamics {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "{EQUIGLASS} figure dynamics {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_rho:
@@ -26,10 +30,14 @@ rule figure_rho:
         pdf="results/figures/rho_vs_time.pdf",
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/figures/rho.log",
     shell:
-        "equiglass figure rho {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "{EQUIGLASS} figure rho {input} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_scatter:
@@ -42,10 +50,14 @@ rule figure_scatter:
         pdf="results/figures/scatter_{model}_{trainset}.pdf",
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/figures/scatter_{model}_{trainset}.log",
     shell:
-        "equiglass figure scatter {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "{EQUIGLASS} figure scatter {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_snapshot:
@@ -59,10 +71,14 @@ rule figure_snapshot:
         pdf="results/figures/snapshot_T{T}.pdf",
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/figures/snapshot_T{T}.log",
     shell:
-        "equiglass figure snapshot {input.prop} {input.graph} {input.eval} --output {output.png} "
+        "{EQUIGLASS} figure snapshot {input.prop} {input.graph} {input.eval} --output {output.png} "
         "--caption {params.caption:q} 2> {log}"
 
 
@@ -75,10 +91,14 @@ rule figure_learning:
         pdf="results/figures/learning_curves.pdf",
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/figures/learning.log",
     shell:
-        "equiglass figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "{EQUIGLASS} figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figures:

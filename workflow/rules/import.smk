@@ -16,10 +16,14 @@ rule import_sample:
     params:
         settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T), "times": config["data"]["times"]}),
         extra=lambda w, output: (f"--inherent {output.extra[0]} --cage {output.extra[1]}" if GLASSBENCH_EXTRA else ""),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/import/T{T}_s{s}.log",
     shell:
-        "equiglass import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
+        "{EQUIGLASS} import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
         "--output {output.npz} {params.extra} 2> {log}"
 
 
@@ -30,10 +34,14 @@ rule import_dynamics:
         "results/dynamics/T{T}.json",
     params:
         settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T)}),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/import/dynamics_T{T}.log",
     shell:
-        "equiglass import-dynamics --settings {params.settings:q} --propensity {input} --output {output} 2> {log}"
+        "{EQUIGLASS} import-dynamics --settings {params.settings:q} --propensity {input} --output {output} 2> {log}"
 
 
 rule simulate_only:

@@ -11,10 +11,16 @@ rule inherent:
     params:
         settings=inputs_settings,
     threads: config["md"]["threads"]
+    resources:
+        **md_resources("inherent"),
+    conda:
+        ENVS["md"]
+    benchmark:
+        "results/benchmarks/inherent/T{T}_s{s}.tsv"
     log:
         "logs/inherent/T{T}_s{s}.log",
     shell:
-        "equiglass inherent --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
+        "{EQUIGLASS} inherent --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
 
 
 rule cage:
@@ -26,7 +32,13 @@ rule cage:
     params:
         settings=inputs_settings,
     threads: config["md"]["threads"]
+    resources:
+        **md_resources("cage"),
+    conda:
+        ENVS["md"]
+    benchmark:
+        "results/benchmarks/cage/T{T}_s{s}.tsv"
     log:
         "logs/cage/T{T}_s{s}.log",
     shell:
-        "equiglass cage --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
+        "{EQUIGLASS} cage --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"

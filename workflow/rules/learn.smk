@@ -8,10 +8,14 @@ rule graphs:
         "results/graphs/T{T}/s{s}.npz",
     params:
         settings=graph_settings,
+    resources:
+        **light_resources(mem_mb=4000),
+    conda:
+        ENVS["learn"]
     log:
         "logs/graphs/T{T}_s{s}.log",
     shell:
-        "equiglass graphs --settings {params.settings:q} --input {input} --output {output} 2> {log}"
+        "{EQUIGLASS} graphs --settings {params.settings:q} --input {input} --output {output} 2> {log}"
 
 
 rule split:
@@ -43,12 +47,15 @@ rule train:
         out_dir=lambda w: f"results/models/{w.model}/{w.trainset}",
     threads: config["training"]["threads"]
     resources:
-        runtime=240,
-        mem_mb=4000,
+        **train_resources(),
+    conda:
+        ENVS["learn"]
+    benchmark:
+        "results/benchmarks/train/{model}_{trainset}.tsv"
     log:
         "logs/train/{model}_{trainset}.log",
     shell:
-        "OMP_NUM_THREADS={threads} equiglass train --settings {params.settings:q} --train {params.train} "
+        "OMP_NUM_THREADS={threads} {EQUIGLASS} train --settings {params.settings:q} --train {params.train} "
         "--val {params.val} --dynamics {input.dynamics} --out-dir {params.out_dir} 2> {log}"
 
 
@@ -62,10 +69,14 @@ rule evaluate:
     params:
         settings=lambda w: settings_json({"set_name": w.trainset, "seed": config["seeds"]["split"]}),
         test=[p for T in TEMPS for p in pairs(T, "test")],
+    resources:
+        **light_resources(mem_mb=8000, runtime=60),
+    conda:
+        ENVS["learn"]
     log:
         "logs/evaluate/{model}_{trainset}.log",
     shell:
-        "equiglass evaluate --settings {params.settings:q} --model {input.model} --test {params.test} "
+        "{EQUIGLASS} evaluate --settings {params.settings:q} --model {input.model} --test {params.test} "
         "--output {output.json} 2> {log}"
 
 
@@ -75,7 +86,11 @@ rule table:
     output:
         csv=report("results/tables/metrics.csv", category="Metrics", caption="../report/metrics.rst"),
         md="results/tables/metrics.md",
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/table.log",
     shell:
-        "equiglass table {input} --output {output.csv} 2> {log}"
+        "{EQUIGLASS} table {input} --output {output.csv} 2> {log}"

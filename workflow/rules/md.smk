@@ -13,12 +13,15 @@ rule equilibrate:
         previous=lambda w, input: f"--previous {input.previous[0]}" if input.previous else "",
     threads: config["md"]["threads"]
     resources:
-        runtime=120,
-        mem_mb=1000,
+        **md_resources("equilibrate"),
+    conda:
+        ENVS["md"]
+    benchmark:
+        "results/benchmarks/equilibrate/T{T}_s{s}.tsv"
     log:
         "logs/equilibrate/T{T}_s{s}.log",
     shell:
-        "equiglass equilibrate --settings {params.settings:q} --output {output.gsd} "
+        "{EQUIGLASS} equilibrate --settings {params.settings:q} --output {output.gsd} "
         "--thermo {output.thermo} {params.previous} 2> {log}"
 
 
@@ -36,12 +39,15 @@ rule isoconfigurational:
         ),
     threads: config["md"]["threads"]
     resources:
-        runtime=120,
-        mem_mb=1000,
+        **md_resources("isoconfigurational"),
+    conda:
+        ENVS["md"]
+    benchmark:
+        "results/benchmarks/isoconfigurational/T{T}_s{s}_b{b}.tsv"
     log:
         "logs/isoconfigurational/T{T}_s{s}_b{b}.log",
     shell:
-        "equiglass isoconfigurational --settings {params.settings:q} --input {input.gsd} "
+        "{EQUIGLASS} isoconfigurational --settings {params.settings:q} --input {input.gsd} "
         "--output {output} {params.trajectory} 2> {log}"
 
 
@@ -53,10 +59,14 @@ rule dynamics:
         npz="results/dynamics/T{T}.npz",
     params:
         settings=dynamics_settings,
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/dynamics/T{T}.log",
     shell:
-        "equiglass dynamics --settings {params.settings:q} --iso {input} --output {output.json} 2> {log}"
+        "{EQUIGLASS} dynamics --settings {params.settings:q} --iso {input} --output {output.json} 2> {log}"
 
 
 rule propensity:
@@ -69,10 +79,14 @@ rule propensity:
         gsd="results/propensity/T{T}/s{s}.gsd",
     params:
         settings=lambda w: settings_json({"propensity": config["propensity"], "temperature": float(w.T)}),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/propensity/T{T}_s{s}.log",
     shell:
-        "equiglass propensity --settings {params.settings:q} --iso {input.iso} --dynamics {input.dynamics} "
+        "{EQUIGLASS} propensity --settings {params.settings:q} --iso {input.iso} --dynamics {input.dynamics} "
         "--configuration {input.gsd} --output {output.npz} 2> {log}"
 
 
@@ -99,10 +113,16 @@ rule long_nve:
             "isoconfigurational": {"duration_tau_alpha": VALIDATION["duration_tau_alpha"], "points_per_decade": 10},
         }),
     threads: config["md"]["threads"]
+    resources:
+        **md_resources("long_nve"),
+    conda:
+        ENVS["md"]
+    benchmark:
+        "results/benchmarks/long_nve/T{T}_s{s}.tsv"
     log:
         "logs/long_nve/T{T}_s{s}.log",
     shell:
-        "equiglass isoconfigurational --settings {params.settings:q} --input {input} --output {output} 2> {log}"
+        "{EQUIGLASS} isoconfigurational --settings {params.settings:q} --input {input} --output {output} 2> {log}"
 
 
 rule validate:
@@ -116,8 +136,12 @@ rule validate:
         png=report("results/figures/validation.png", category="Validation", caption="../report/validation.rst"),
     params:
         caption=what_was_run(),
+    resources:
+        **light_resources(),
+    conda:
+        ENVS["analysis"]
     log:
         "logs/validate.log",
     shell:
-        "equiglass validate --equilibration {input.eq} --dynamics {input.dyn} --long {input.long} "
+        "{EQUIGLASS} validate --equilibration {input.eq} --dynamics {input.dyn} --long {input.long} "
         "--output {output.json} --figure {output.png} --caption {params.caption:q} 2> {log}"
