@@ -60,6 +60,41 @@ class FusedUVUTensorProduct(nn.Module):
         self._slices1 = self.irreps_in1.slices()
         self._slices2 = self.irreps_in2.slices()
         self._out_dims = [mul * ir.dim for mul, ir in self.irreps_out]
+        # Per input block: its paths' weights are one contiguous slice (e3nn orders instructions
+        # that way when they are listed by input block), α per path, and each path's width.
+        self._plan = []
+        out_offsets = [sl.start for sl in self.irreps_out.slices()]
+        total = 0
+        for i_in1, paths in self.groups.items():
+            mul, ir = self.irreps_in1[i_in1]
+            offs = [p["offset"] for p in paths]
+            contiguous = offs == list(range(offs[0], offs[0] + mul * len(paths), mul)) and all(
+                p["size"] == mul for p in paths)
+            dims = [p["dim"] for p in paths]
+            width = sum(dims)
+            self._plan.append({"i_in1": i_in1, "mul": mul, "d1": ir.dim, "contiguous": contiguous,
+                               "w_start": offs[0], "w_stop": offs[0] + mul * len(paths), "dims": dims,
+                               "flat_start": total})
+            self.register_buffer(f"alpha_{i_in1}", torch.tensor([p["alpha"] for p in paths]), persistent=False)
+            self.register_buffer(f"repeats_{i_in1}", torch.tensor(dims), persistent=False)
+            total += mul * width
+        self._flat_width = total
+        # where each output element (slot, u, k) sits in the concatenated per-block outputs (E, mul·D)
+        index = torch.full((sum(self._out_dims),), -1, dtype=torch.long)
+        duplicate = False
+        for plan, paths in zip(self._plan, self.groups.values()):
+            mul, width, col = plan["mul"], sum(plan["dims"]), 0
+            for p in paths:
+                base = out_offsets[p["i_out"]]
+                for u in range(mul):
+                    for k in range(p["dim"]):
+                        target = base + u * p["dim"] + k
+                        duplicate |= bool(index[target] >= 0)
+                        index[target] = plan["flat_start"] + u * width + col + k
+                col += p["dim"]
+        self._simple = (not duplicate) and all(pl["contiguous"] for pl in self._plan)
+        self.register_buffer("out_index", index.clamp(min=0), persistent=False)
+        self.register_buffer("out_mask", (index >= 0).to(torch.get_default_dtype()), persistent=False)
 
     def couplings(self, x2: torch.Tensor, cache: dict | None = None) -> list[torch.Tensor]:
         """Geometry-only matrices M (E, 2l1+1, 2l3+1), one per (input-2 block, l1, l2, l3).
@@ -77,7 +112,52 @@ class FusedUVUTensorProduct(nn.Module):
             out.append(cache[key])
         return out
 
-    def forward(self, x1: torch.Tensor, weights: torch.Tensor, couplings: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x1: torch.Tensor, weights: torch.Tensor, couplings: list[torch.Tensor],
+                src: torch.Tensor | None = None, permute: bool = True,
+                cache: dict | None = None) -> torch.Tensor:
+        """x1: (E, dim1) per-edge inputs, or (N, dim1) node features gathered by ``src`` (E,).
+
+        With ``permute=False`` the columns come in an internal order; :meth:`permute` maps any
+        linear function of them (e.g. their sum over edges) to e3nn's layout, on fewer rows.
+        ``cache`` shares the concatenated couplings between layers with the same paths.
+        """
+        if not self._simple:
+            out = self._forward_general(x1, weights, couplings, src)
+            return out if permute else self._unpermute_general(out)
+        e = weights.shape[0]
+        flats = []
+        for plan, paths in zip(self._plan, self.groups.values()):
+            i_in1, mul, d1 = plan["i_in1"], plan["mul"], plan["d1"]
+            xb = x1[:, self._slices1[i_in1]].reshape(-1, mul, d1)
+            if src is not None:
+                xb = xb.index_select(0, src)  # slice nodes (cheap backward), then gather edges
+            key = ("cat", *[self.triples[p["coupling"]] for p in paths])
+            if cache is not None and key in cache:
+                m = cache[key]
+            else:
+                m = torch.cat([couplings[p["coupling"]] for p in paths], dim=2)  # (E, d1, D)
+                if cache is not None:
+                    cache[key] = m
+            y = torch.bmm(xb, m)  # (E, mul, D)
+            w = weights[:, plan["w_start"]: plan["w_stop"]].reshape(e, len(paths), mul).transpose(1, 2)
+            w = (w * getattr(self, f"alpha_{i_in1}")).repeat_interleave(getattr(self, f"repeats_{i_in1}"), dim=2)
+            flats.append((y * w).reshape(e, -1))
+        flat = torch.cat(flats, dim=1)
+        return self.permute(flat) if permute else flat
+
+    def permute(self, flat: torch.Tensor) -> torch.Tensor:
+        """Internal column order → e3nn's ``irreps_out`` layout: (R, width) → (R, irreps_out.dim)."""
+        if not self._simple:
+            return flat
+        return flat.index_select(1, self.out_index) * self.out_mask
+
+    @staticmethod
+    def _unpermute_general(out: torch.Tensor) -> torch.Tensor:
+        return out  # the general path already returns e3nn's layout (permute is then the identity)
+
+    def _forward_general(self, x1, weights, couplings, src):
+        if src is not None:
+            x1 = x1.index_select(0, src)
         e = x1.shape[0]
         slots: list[torch.Tensor | None] = [None] * len(self._out_dims)
         for i_in1, paths in self.groups.items():

@@ -105,10 +105,14 @@ class EquivariantConv(nn.Module):
         h = self.lin1(x)
         w = self.radial(edge_basis)
         if self.fused is not None:
-            msg = self.fused(h[src], w, self.fused.couplings(edge_sh, coupling_cache))
+            # messages in the fused product's own column order; summing over edges commutes
+            # with the column permutation, which is then applied to N rows instead of E
+            msg = self.fused(h, w, self.fused.couplings(edge_sh, coupling_cache), src=src, permute=False,
+                             cache=coupling_cache)
+            agg = self.fused.permute(scatter_sum(msg, dst, x.shape[0]))
         else:
-            msg = self.tp(h[src], edge_sh, w)
-        agg = scatter_sum(msg, dst, x.shape[0]) / self.avg_neighbors**0.5
+            agg = scatter_sum(self.tp(h[src], edge_sh, w), dst, x.shape[0])
+        agg = agg / self.avg_neighbors**0.5
         return self.skip(x) + self.gate(self.lin2(agg))
 
 
