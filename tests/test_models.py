@@ -207,3 +207,15 @@ def test_fused_and_reference_models_agree(liquid_256):
     with torch.no_grad():
         b = batch64(sample_of(liquid_256))
         np.testing.assert_allclose(fast(b).numpy(), ref(b).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_bapst_split_edge_layer_equals_concatenation(liquid_256):
+    torch.manual_seed(0)
+    model = BapstGNN(n_outputs=2, mlp_sizes=(16, 16), n_recurrences=2).double()
+    b = batch64(sample_of(liquid_256))
+    src, dst = b.src, b.dst
+    node_in = torch.randn(b.n_nodes, 32, dtype=torch.float64)
+    edge_in = torch.randn(len(src), 32, dtype=torch.float64)
+    direct = model.edge_core(torch.cat([edge_in, node_in[src], node_in[dst]], dim=-1))
+    np.testing.assert_allclose(model._edge_update(edge_in, node_in, src, dst).detach().numpy(),
+                               direct.detach().numpy(), atol=1e-12)

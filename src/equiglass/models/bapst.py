@@ -81,6 +81,19 @@ class BapstGNN(nn.Module):
         for _ in range(self.n_recurrences):
             node_in = torch.cat([node, node0], dim=-1)
             edge_in = torch.cat([edge, edge0], dim=-1)
-            edge = self.edge_core(torch.cat([edge_in, node_in[src], node_in[dst]], dim=-1))
+            edge = self._edge_update(edge_in, node_in, src, dst)
             node = self.node_core(torch.cat([node_in, scatter_sum(edge, dst, n)], dim=-1))
         return select_by_type(self.decoder(node), batch.types, self.n_outputs)
+
+    def _edge_update(self, edge_in: torch.Tensor, node_in: torch.Tensor, src: torch.Tensor,
+                     dst: torch.Tensor) -> torch.Tensor:
+        """edge_core([edge_in, node_in[src], node_in[dst]]) without building the (E, 6d) input.
+
+        The first linear layer is split by input blocks; the sender and receiver blocks act on
+        the N node rows before the gather (same weights and result, ~2x fewer FLOPs per edge).
+        """
+        first = self.edge_core[0]
+        k = edge_in.shape[1]
+        w_e, w_s, w_r = first.weight[:, :k], first.weight[:, k: 2 * k], first.weight[:, 2 * k:]
+        pre = edge_in @ w_e.T + (node_in @ w_s.T)[src] + (node_in @ w_r.T)[dst] + first.bias
+        return self.edge_core[1:](pre)
