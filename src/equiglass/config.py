@@ -184,6 +184,44 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
         tau = tau_alpha_guess(cfg, t)
         if not math.isfinite(tau) or tau <= 0:
             problems.append(f"no usable tau_alpha estimate for T={t}; set equilibration.tau_alpha['{t}']")
+    tr = cfg["training"]
+    set_keys = [sorted(temperature_key(t) for t in st) for st in tr.get("sets", [temps])]
+    for model, msets in tr.get("model_sets", {}).items():
+        if model not in ("se3gnn", "bapst", "descriptor_mlp", "ridge"):
+            problems.append(f"training.model_sets: unknown model family {model!r}")
+        if model not in tr["models"]:
+            continue  # a restriction for a model that is not trained (e.g. left by a preset overlay)
+        for st in msets:
+            if sorted(temperature_key(t) for t in st) not in set_keys:
+                problems.append(f"training.model_sets.{model}: {st} is not one of training.sets {tr.get('sets')}")
+    allowed = {"epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "grad_clip", "patience", "max_time_s",
+               "threads", "device"}
+    for model, over in tr.get("per_model", {}).items():
+        if model not in ("se3gnn", "bapst", "descriptor_mlp", "ridge"):
+            problems.append(f"training.per_model: unknown model family {model!r}")
+        for k in over:
+            if k not in allowed:
+                close = difflib.get_close_matches(k, sorted(allowed), n=1)
+                problems.append(f"training.per_model.{model}.{k} is not a training setting"
+                                + (f" (did you mean '{close[0]}'?)" if close else f"; allowed: {sorted(allowed)}"))
+    exp = cfg.get("experiments", {})
+    if exp.get("enabled", False):
+        if "se3gnn" not in tr["models"]:
+            problems.append("experiments need the se3gnn model in training.models (or set experiments.enabled: false)")
+        src = exp["transfer"]["source"]
+        if src is not None and sorted(temperature_key(t) for t in src) not in set_keys:
+            problems.append(f"experiments.transfer.source {src} is not one of training.sets")
+        if src is None and not any(len(k) == 1 for k in set_keys):
+            problems.append("experiments.transfer needs a single-temperature training set (add one to training.sets)")
+        tgt = exp["transfer"]["target"]
+        if tgt is not None and temperature_key(tgt) not in keys:
+            problems.append(f"experiments.transfer.target {tgt} is not simulated (temperatures: {temps})")
+        ms = exp["interpret"]["model_set"]
+        if ms is not None and sorted(temperature_key(t) for t in ms) not in set_keys:
+            problems.append(f"experiments.interpret.model_set {ms} is not one of training.sets")
+        it = exp["interpret"]["temperature"]
+        if it is not None and temperature_key(it) not in keys:
+            problems.append(f"experiments.interpret.temperature {it} is not simulated")
     data = cfg.get("data", {})
     if data.get("source", "simulate") != "simulate":
         if not data.get("path"):

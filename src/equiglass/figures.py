@@ -30,6 +30,11 @@ def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def add_caption(fig: plt.Figure, caption: str) -> None:
+    """What was run, in small type below the axes (kept in the saved area by bbox_inches='tight')."""
+    fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=8, color="#444444")
+
+
 def savefig(fig: plt.Figure, path: str | Path) -> None:
     """Save as PNG (the given path) and PDF next to it, atomically."""
     p = Path(path)
@@ -77,7 +82,7 @@ def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)
 
 
@@ -102,7 +107,7 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
     axes[0][0].set_ylabel("Pearson ρ (per configuration, mean)")
     axes[0][-1].legend(fontsize=7, loc="best")
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)
 
 
@@ -137,7 +142,7 @@ def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int 
                title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}, {labels[k]} (t={res['times'][k]:.3g} τ)")
         ax.legend(fontsize=8)
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)
 
 
@@ -180,7 +185,7 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
         ax.set(xlabel="x [σ]", ylabel="y [σ]", title=f"{title}, {labels[k]}")
         fig.colorbar(sc, ax=ax, label="propensity [σ]" if meta.get("kind") == "displacement" else "propensity [σ²]")
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)
 
 
@@ -205,5 +210,5 @@ def fig_learning_curves(histories: dict[str, str], output: str | Path, caption: 
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)

@@ -88,7 +88,7 @@ def fig_validation(validation_json: str | Path, output: str | Path, caption: str
     """U/N, P, τ_α and D_A vs T: ours (error bars between configurations) and the references."""
     import matplotlib.pyplot as plt
 
-    from .figures import savefig
+    from .figures import add_caption, savefig
     from .reference import KA_REFERENCE
 
     res = read_json(validation_json)
@@ -112,5 +112,5 @@ def fig_validation(validation_json: str | Path, output: str | Path, caption: str
         ax.set(xlabel="T [ε/k_B]", ylabel=label)
         ax.legend(fontsize=8)
     if caption:
-        fig.suptitle(caption, fontsize=9)
+        add_caption(fig, caption)
     savefig(fig, output)

@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -28,6 +29,10 @@ N_BATCHES = -(-ISO["replicas"] // ISO["replicas_per_job"])
 BATCHES = [f"{b:02d}" for b in range(N_BATCHES)]
 MODELS = list(config["training"]["models"])
 SETS = {set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]}
+_MODEL_SETS = {m: [set_name(s) for s in v] for m, v in config["training"]["model_sets"].items()}
+# (model family, training set) pairs to train and evaluate
+TRAIN_JOBS = [(m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))]
+EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
 SPLIT = config["split"]
 
 
@@ -236,7 +241,9 @@ def train_settings(w):
         "temperatures": [float(t) for t in SETS[w.trainset]],
         "hparams": hp,
         "seed": derive_seed(config["seeds"]["model"], w.model, w.trainset),
-        "training": {k: v for k, v in config["training"].items() if k not in ("models", "sets")},
+        "training": {**{k: v for k, v in config["training"].items()
+                        if k not in ("models", "sets", "model_sets", "per_model")},
+                     **config["training"]["per_model"].get(w.model, {})},
         "graphs": config["graphs"],
         "descriptors": config["descriptors"],
         "propensity": config["propensity"],
@@ -270,11 +277,11 @@ SIMULATION_TARGETS = (
     + [f"results/dynamics/T{T}.json" for T in TEMPS]
     + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
-LEARN_TARGETS = [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS] + ["results/tables/metrics.csv"]
+LEARN_TARGETS = EVAL_FILES + ["results/tables/metrics.csv"]
 FIGURE_TARGETS = (
     (["results/figures/dynamics.png"] if SOURCE == "simulate" else [])
     + ["results/figures/rho_vs_time.png", "results/figures/learning_curves.png"]
-    + [f"results/figures/scatter_{m}_{ts}.png" for m in MODELS for ts in SETS]
+    + [f"results/figures/scatter_{m}_{ts}.png" for m, ts in TRAIN_JOBS]
     + [f"results/figures/snapshot_T{T}.png" for T in TEMPS]
 )
 ALL_TARGETS = SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]

@@ -1,6 +1,6 @@
 # Figures (PNG + PDF) and the report; captions in workflow/report/*.rst.
 FIRST_MODEL = "se3gnn" if "se3gnn" in MODELS else MODELS[0]
-FIRST_SET = next(iter(SETS))
+FIRST_SET = next(ts for m, ts in TRAIN_JOBS if m == FIRST_MODEL)
 
 
 rule figure_dynamics:
@@ -24,7 +24,7 @@ rule figure_dynamics:
 
 rule figure_rho:
     input:
-        [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS],
+        EVAL_FILES,
     output:
         png=report("results/figures/rho_vs_time.png", category="Prediction", caption="../report/rho.rst"),
         pdf="results/figures/rho_vs_time.pdf",
@@ -84,7 +84,7 @@ rule figure_snapshot:
 
 rule figure_learning:
     input:
-        [f"results/models/{m}/{ts}/history.csv" for m in MODELS for ts in SETS],
+        [f"results/models/{m}/{ts}/history.csv" for m, ts in TRAIN_JOBS],
     output:
         png=report("results/figures/learning_curves.png", category="Training",
                    caption="../report/learning.rst"),

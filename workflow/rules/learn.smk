@@ -82,7 +82,7 @@ rule evaluate:
 
 rule table:
     input:
-        [f"results/eval/{m}/{ts}.json" for m in MODELS for ts in SETS],
+        EVAL_FILES,
     output:
         csv=report("results/tables/metrics.csv", category="Metrics", caption="../report/metrics.rst"),
         md="results/tables/metrics.md",

@@ -1,0 +1,85 @@
+"""``equiglass experiment {generalization,transfer,interpret,summary}`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    return [tuple(it.split(":", 1)) for it in items]  # type: ignore[misc]
+
+
+def _settings(text: str) -> dict:
+    return json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+
+
+def cmd_generalization(a: argparse.Namespace) -> None:
+    from .experiment_steps import step_generalization
+
+    step_generalization(a.evaluations, a.output, a.figures[0], a.figures[1], a.caption)
+
+
+def cmd_transfer(a: argparse.Namespace) -> None:
+    from .experiment_steps import step_transfer
+
+    step_transfer(_settings(a.settings), a.model, _pairs(a.pool), _pairs(a.test), a.output, a.figures, a.caption)
+
+
+def cmd_interpret(a: argparse.Namespace) -> None:
+    from .experiment_steps import step_interpret
+
+    step_interpret(_settings(a.settings), a.model, _pairs(a.pairs), a.configurations, a.output, a.figures[0],
+                   a.figures[1], a.caption)
+
+
+def cmd_summary(a: argparse.Namespace) -> None:
+    from .experiment_steps import step_summary
+
+    text = step_summary(a.metrics, a.generalization, a.transfer, a.interpret, a.validation,
+                        _settings(a.context) if a.context else {}, a.output)
+    print(text)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``experiment`` and its subcommands on the main parser's subparsers."""
+    p = sub.add_parser("experiment", help="the paper's experiments: generalization, transfer, interpret, summary")
+    esub = p.add_subparsers(dest="experiment", required=True)
+
+    s = esub.add_parser("generalization", help="rho matrix (model/training set x test T) from evaluation files")
+    s.add_argument("evaluations", nargs="+", help="results/eval/*/*.json")
+    s.add_argument("--output", required=True, help="JSON (a CSV is written next to it)")
+    s.add_argument("--figures", nargs=2, required=True, metavar=("MATRIX_PNG", "CURVES_PNG"))
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_generalization)
+
+    s = esub.add_parser("transfer", help="frozen-backbone / fine-tune / scratch / ridge vs number of configurations")
+    s.add_argument("--settings", required=True, help="JSON: transfer settings, target, seed, threads")
+    s.add_argument("--model", required=True, help="source se3gnn model.pt")
+    s.add_argument("--pool", nargs="+", required=True, metavar="GRAPH:PROPENSITY", help="target-T training pool")
+    s.add_argument("--test", nargs="+", required=True, metavar="GRAPH:PROPENSITY", help="target-T test set")
+    s.add_argument("--output", required=True)
+    s.add_argument("--figures", required=True, help="figure PNG")
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_transfer)
+
+    s = esub.add_parser("interpret", help="learned invariants vs bond-order parameters, density, energy")
+    s.add_argument("--settings", required=True, help="JSON: md settings, threads, slab")
+    s.add_argument("--model", required=True, help="se3gnn model.pt")
+    s.add_argument("--pairs", nargs="+", required=True, metavar="GRAPH:PROPENSITY")
+    s.add_argument("--configurations", nargs="+", required=True, help="the GSD configurations of those graphs")
+    s.add_argument("--output", required=True)
+    s.add_argument("--figures", nargs=2, required=True, metavar=("CORR_PNG", "MAP_PNG"))
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_interpret)
+
+    s = esub.add_parser("summary", help="results/summary.md: our numbers beside the published ones")
+    s.add_argument("--metrics", required=True)
+    s.add_argument("--generalization")
+    s.add_argument("--transfer")
+    s.add_argument("--interpret")
+    s.add_argument("--validation", help="validation JSON, used if it exists")
+    s.add_argument("--context", help="JSON with preset and a description of the data")
+    s.add_argument("--output", required=True)
+    s.set_defaults(func=cmd_summary)
