@@ -55,10 +55,22 @@ def tiny_run(tmp_path_factory):
 def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     work = tiny_run
     metrics = (work / "results/tables/metrics.csv").read_text().splitlines()
-    assert len(metrics) == 1 + 2 * 2 * 2 * 3  # header + models x temperatures x types x timescales
+    assert len(metrics) == 1 + 2 * 2 * 2 * 2 * 3  # header + models x sets x temperatures x types x timescales
     for fig in ["dynamics", "rho_vs_time", "learning_curves", "snapshot_T0.80"]:
         assert (work / f"results/figures/{fig}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{fig}.pdf").exists()
+    for fig in ["generalization_matrix", "generalization_curves", "transfer", "interpretability",
+                "interpretability_map"]:
+        assert (work / f"results/figures/{fig}.png").stat().st_size > 10_000, fig
+    gen = (work / "results/experiments/generalization.csv").read_text().splitlines()
+    assert len(gen) == 1 + 2 * 2 * 2 * 2 * 3
+    tr = json.loads((work / "results/experiments/transfer.json").read_text())
+    assert set(tr["methods"]) == {"frozen", "fine_tune", "scratch", "ridge"} and tr["n_configs"] == [1, 2]
+    it = json.loads((work / "results/experiments/interpretability.json").read_text())
+    assert len(it["layers"]) == 3 and "local energy" in it["descriptors"]
+    assert all(len(row) == len(it["layers"][1]["features"]) for row in it["layers"][1]["correlation"])
+    summary = (work / "results/summary.md").read_text()
+    assert "Transfer learning" in summary and "published" in summary.lower()
     ev = json.loads((work / "results/eval/se3gnn/T0.80+1.00.json").read_text())
     assert set(ev["results"]) == {"0.80", "1.00"}
     assert ev["provenance"]["versions"]["torch"]
@@ -75,7 +87,7 @@ def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
     res = snakemake(work, "--cores", "1", "--configfile", "presets/tiny.yaml", "more_epochs.yaml", "--dry-run")
     assert res.returncode == 0, res.stderr[-3000:]
     counts = job_counts(res.stdout)
-    assert counts.get("train") == 2
+    assert counts.get("train") == 4
     assert not {"equilibrate", "isoconfigurational", "propensity", "graphs", "dynamics"} & set(counts)
 
 
