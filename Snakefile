@@ -30,6 +30,7 @@ if SOURCE != "glassbench":
 
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -117,6 +117,15 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output)
 
 
+def cmd_predict(a: argparse.Namespace) -> None:
+    from .predict import run_predict
+
+    res = run_predict(a.model, a.inputs, a.output, frames=a.frames, fmt=a.format, device=a.device, force=a.force)
+    print(f"predicted {res['n_configurations']} configurations ({res['n_particles']} particles) with "
+          f"{res['family']} {res['content_hash'][:12]} in {res['s_per_configuration']:.3g} s per configuration; "
+          f"{len(res['warnings'])} warnings -> {res['paths']['gsd']}, {res['paths']['csv']}, {res['paths']['json']}")
+
+
 def cmd_table(a: argparse.Namespace) -> None:
     from .pipeline import step_table
 
@@ -295,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test pairs; grouped by temperature from the graph's folder name (T0.60)")
     s.add_argument("--output", required=True, help="metrics JSON (predictions go to the same name .npz)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="predict propensities of your own configurations with a trained model")
+    s.add_argument("--model", required=True, help="model.pt written by `equiglass train`")
+    s.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="configurations: .gsd, LAMMPS dump (.dump/.lammpstrj), extended XYZ (.xyz/.extxyz), "
+                        "Bapst et al. pickle (.pickle/.pkl), GlassBench .npz")
+    s.add_argument("-o", "--output", required=True, help="output prefix: writes OUT.gsd, OUT.csv and OUT.json")
+    s.add_argument("--frames", help="frames of each input, e.g. 0,5,-1 or ::10 (default: all)")
+    s.add_argument("--format", choices=["gsd", "lammps-dump", "extxyz", "bapst", "glassbench"],
+                   help="input format (default: from the extension)")
+    s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu")
+    s.add_argument("--force", action="store_true",
+                   help="predict inputs that do not fit the model (recorded as warnings in OUT.json)")
+    s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("table", help="comparison table of evaluations (CSV + Markdown)")
     s.add_argument("evaluations", nargs="+")
