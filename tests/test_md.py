@@ -120,6 +120,9 @@ class DriftEngine(Engine):
     def energy_forces(self):
         return 0.0, np.zeros((self.n, 3))
 
+    def per_particle_energy(self):
+        return np.zeros(self.n)
+
     @property
     def step(self):
         return self._step

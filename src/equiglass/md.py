@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .engines import make_engine, resolve_engine
-from .engines.base import Engine, Thermo
+from .engines.base import Engine, MDBlowUp, Thermo
 from .files import InputError, load_npz, metadata_from_npz, save_npz
 from .ka import KA, box_length, lattice_positions, random_types
 from .progress import Reporter
@@ -36,7 +36,8 @@ class MDSettings:
     engine : ``lammps``, ``hoomd`` or ``auto``; dt : time step [τ]; thermostat :
     ``nose-hoover`` or ``bussi``; tau_thermostat : thermostat time constant [τ]; threads : CPU
     threads per job; skin : neighbour-list skin [σ_AA]; device : ``cpu``, ``gpu`` or ``auto``;
-    segment_time : checkpoint/restart interval of long runs [τ].
+    segment_time : checkpoint/restart interval of long runs [τ]; retry_smaller_dt : rerun an
+    equilibration that blew up once with dt/2 (recorded in the provenance).
     """
 
     engine: str = "lammps"
@@ -47,6 +48,7 @@ class MDSettings:
     skin: float = 0.3
     device: str = "cpu"
     segment_time: float = 100.0
+    retry_smaller_dt: bool = True
 
     def steps(self, duration: float) -> int:
         """Number of steps covering ``duration`` [τ] (at least 1 when duration > 0)."""
@@ -99,12 +101,8 @@ class ThermoLog:
         return np.array([r[key] for r in self.rows if r["phase"] == phase])
 
 
-class MDBlowUp(RuntimeError):
-    """The integration became unstable; the message names step, quantity and particle."""
-
-
-def check_thermo(th: Thermo, target_t: float | None, where: str) -> None:
-    """Raise MDBlowUp on non-finite or absurd thermodynamics."""
+def check_thermo(th: Thermo, target_t: float | None, where: str, previous: Thermo | None = None) -> None:
+    """Raise MDBlowUp on non-finite or absurd thermodynamics, or an energy jump since ``previous``."""
     values = (th.potential_energy, th.kinetic_energy, th.pressure)
     if not all(math.isfinite(v) for v in values):
         raise MDBlowUp(f"{where}: non-finite energy/pressure at step {th.step}: {th}")
@@ -114,6 +112,24 @@ def check_thermo(th: Thermo, target_t: float | None, where: str) -> None:
     if target_t is not None and th.temperature > 5 * max(target_t, 0.2):
         raise MDBlowUp(f"{where}: temperature {th.temperature:.3g} far above target {target_t} at "
                        f"step {th.step}; try a smaller md.dt")
+    if previous is not None and abs(th.total_energy - previous.total_energy) > 1.0:
+        raise MDBlowUp(f"{where}: total energy per particle jumped from {previous.total_energy:.4g} to "
+                       f"{th.total_energy:.4g} between steps {previous.step} and {th.step}; try a smaller md.dt")
+
+
+def worst_particle(eng: Engine) -> str:
+    """The particle with non-finite coordinates or the largest force, for blow-up messages."""
+    try:
+        st = eng.get_state()
+        bad = np.flatnonzero(~np.isfinite(st.positions).all(axis=1))
+        if len(bad):
+            return f"particle {int(bad[0])} has non-finite position {st.positions[bad[0]].tolist()}"
+        _, f = eng.energy_forces()
+        norms = np.linalg.norm(f, axis=1)
+        i = int(np.nanargmax(norms)) if np.isfinite(norms).any() else 0
+        return f"largest force |F| = {norms[i]:.3g} on particle {i} (type {'AB'[int(st.types[i])]})"
+    except Exception as err:  # the engine itself may be unusable after a blow-up
+        return f"(no particle diagnostics: {type(err).__name__})"
 
 
 # ---------------------------------------------------------------------------- preparation
@@ -202,10 +218,14 @@ def run_phases(
                 ran = 0
                 while ran < n_seg:
                     chunk = min(log_steps, n_seg - ran)
-                    eng.run(chunk)
+                    try:
+                        eng.run(chunk)
+                        th = eng.thermo()
+                        check_thermo(th, ph.temperature, f"{label} phase {ph.name}")
+                    except MDBlowUp as err:
+                        where = f"; last good checkpoint: {ckpt}" if ckpt is not None and ckpt.exists() else ""
+                        raise MDBlowUp(f"{err}; {worst_particle(eng)}{where}") from None
                     ran += chunk
-                    th = eng.thermo()
-                    check_thermo(th, ph.temperature, f"{label} phase {ph.name}")
                     log.add(ph.name, th, md.dt)
                     before += chunk
                     rate = before / max(time.perf_counter() - t0, 1e-9)
@@ -293,11 +313,17 @@ def iso_replica(
     with md.engine_for(start, seed) as eng:
         eng.set_integrator("nve")
         r0 = eng.get_state().unwrapped()
-        e0 = eng.thermo().total_energy
+        th0 = eng.thermo()
+        e0 = th0.total_energy
         current = 0
         for k, s in enumerate(steps):
             eng.run(int(s - current))
             current = int(s)
+            if k % 8 == 7 or k == len(steps) - 1:  # NVE: the total energy must not jump
+                try:
+                    check_thermo(eng.thermo(), None, f"iso replica seed {seed}", th0)
+                except MDBlowUp as err:
+                    raise MDBlowUp(f"{err}; {worst_particle(eng)}") from None
             now = eng.get_state()
             d = now.unwrapped() - r0
             disp[k] = np.sqrt(np.einsum("ij,ij->i", d, d))
@@ -305,7 +331,6 @@ def iso_replica(
                 now.log = {"equiglass/time": np.array([s * md.dt], dtype=np.float64)}
                 trajectory.append(now)
         th = eng.thermo()
-        check_thermo(th, None, f"iso replica seed {seed}")
     drift = abs(th.total_energy - e0) / max(abs(e0), 1e-12)
     return disp, drift
 

@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from .descriptors import DescriptorSettings, compute_descriptors
 from .files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
 from .graphs import build_graph, save_graph
 from .md import (
+    MDBlowUp,
     MDSettings,
     Phase,
     equilibration_phases,
@@ -102,7 +104,18 @@ def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: s
             raise InputError(f"{previous}: has no velocities to continue the chain from; rerun its step")
         minimize = False
     ckpt = Path(output).with_name(Path(output).stem + ".checkpoint.npz")
-    final, log = run_phases(state, phases, md, seed, label, checkpoint=ckpt, minimize_first=minimize)
+    retried = None
+    try:
+        final, log = run_phases(state, phases, md, seed, label, checkpoint=ckpt, minimize_first=minimize)
+    except MDBlowUp as err:
+        if not md.retry_smaller_dt:
+            raise
+        retried = {"error": str(err), "dt": md.dt, "new_dt": md.dt / 2}
+        print(f"[{label}] {err}\n[{label}] retrying the run with dt = {md.dt / 2} (md.retry_smaller_dt)",
+              file=sys.stderr, flush=True)
+        md = replace(md, dt=md.dt / 2, retry_smaller_dt=False)
+        final, log = run_phases(state, phases, md, seed, label, checkpoint=ckpt.with_name(ckpt.stem + ".retry.npz"),
+                                minimize_first=minimize)
     phase = "equilibrate"
     u = log.phase_array(phase, "potential_energy")
     ageing = ageing_check(u)
@@ -147,6 +160,7 @@ def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: s
         "temperature_measured": block_mean_error(tt[second]),
         "ageing": ageing,
         "energy_convention": "shifted LJ (V(r_c)=0), per particle",
+        "retried_with_smaller_dt": retried,
         "density": final.density,
     }
     final.log = {"equiglass/temperature": np.array([temp], dtype=np.float64)}
@@ -159,8 +173,9 @@ def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: s
         "provenance": provenance("equilibrate", {**settings, "md": vars(resolved_md(md))},
                                  time.perf_counter() - t_start, previous=str(previous) if previous else None),
     })
-    if ckpt.exists():
-        ckpt.unlink()
+    for leftover in (ckpt, ckpt.with_name(ckpt.stem + ".retry.npz")):
+        if leftover.exists():
+            leftover.unlink()
     return summary
 
 

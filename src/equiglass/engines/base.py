@@ -17,6 +17,10 @@ from ..ka import KA, KobAndersen
 from ..state import State
 
 
+class MDBlowUp(RuntimeError):
+    """The integration became unstable; the message names step, quantity and particle."""
+
+
 @dataclass(frozen=True)
 class Thermo:
     """Instantaneous thermodynamics: energies per particle [ε_AA], T [ε_AA/k_B], P [ε_AA/σ³]."""

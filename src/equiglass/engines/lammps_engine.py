@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ka import KA, KobAndersen
 from ..state import State
-from .base import Engine, Thermo
+from .base import Engine, MDBlowUp, Thermo
 
 _MPI_LOADED = False
 
@@ -201,13 +201,20 @@ class LammpsEngine(Engine):
         if steps == 0 and not self._needs_setup:
             return
         pre = "yes" if self._needs_setup else "no"
-        self.lmp.command(f"run {int(steps)} pre {pre} post no")
+        start = self.step
+        try:
+            self.lmp.command(f"run {int(steps)} pre {pre} post no")
+        except Exception as err:  # LAMMPS reports lost atoms, NaNs ... as a generic exception
+            raise MDBlowUp(f"LAMMPS stopped between steps {start} and {start + int(steps)}: {err}") from None
         self._needs_setup = False
 
     def minimize(self, etol: float = 1e-12, ftol: float = 1e-8, max_steps: int = 100_000) -> float:
-        self.lmp.commands_list(
-            ["min_style fire", f"minimize {etol!r} {ftol!r} {max_steps} {10 * max_steps}"]
-        )
+        try:
+            self.lmp.commands_list(
+                ["min_style fire", f"minimize {etol!r} {ftol!r} {max_steps} {10 * max_steps}"]
+            )
+        except Exception as err:
+            raise MDBlowUp(f"LAMMPS energy minimization failed from step {self.step}: {err}") from None
         self._needs_setup = True
         return self.thermo().potential_energy
 
