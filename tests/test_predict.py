@@ -346,3 +346,35 @@ def test_workflow_predict_rule_dry_run(tmp_path, liquid):
     cmd = next(line for line in res.stdout.splitlines() if "equiglass predict" in line)
     assert re.search(r"--model results/models/se3gnn/T[0-9.+]+/model.pt mine.gsd -o results/predictions/mine ", cmd)
     assert "-m equiglass.predict figure results/predictions/mine.gsd" in res.stdout
+
+
+def test_descriptor_model_and_local_energy_inputs_match_training_inputs(tmp_path, liquid):
+    """Descriptor models get the training descriptors; local-energy models the LAMMPS per-particle energy."""
+    from equiglass.artifact import Predictor, build_model, make_artifact
+    from equiglass.dataset import Sample
+    from equiglass.md import MDSettings
+    from equiglass.pipeline import local_energies
+    from equiglass.training import TrainSettings, train
+
+    ds = DescriptorSettings(l_values=(6,), radial_max=2.0, coarse_grain=False)
+    g = build_graph(liquid, 2.0)
+    desc, names = compute_descriptors(liquid, ds)
+    y = np.stack([desc[:, 0], desc[:, 1]], axis=1).astype(np.float32)
+    sample = Sample("s", g, desc.astype(np.float32), names, 1.0, y, np.array([1.0, 2.0]), LABELS)
+    art = train([sample], [], TrainSettings(family="ridge", device="cpu"), tmp_path / "ridge", label="ridge",
+                info=json.loads(json.dumps(INFO)))
+    (pred,), _ = predict_configurations(art, [liquid])
+    np.testing.assert_allclose(pred, Predictor(art).predict(sample), rtol=1e-5, atol=1e-6)
+
+    info = json.loads(json.dumps(INFO))
+    info["inputs"]["local_energy"] = True
+    info["standardization"] = {"mean": [[0.0, 0.0]] * 2, "std": [[1.0, 1.0]] * 2}
+    hp = {**HP, "n_extra": 1}
+    art = make_artifact("se3gnn", build_model("se3gnn", 2, hp), 2, hp, info)
+    (pred,), _ = predict_configurations(art, [liquid])
+    energy = local_energies(liquid, MDSettings(engine="lammps"))
+    expected = Predictor(art).predict(Sample("s", g, desc, names, 1.0, extra=energy[:, None].astype(np.float32)))
+    np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-6)
+    info["inputs"]["local_energy"] = False
+    (other,), _ = predict_configurations(make_artifact("se3gnn", Predictor(art).model, 2, hp, info), [liquid])
+    assert not np.allclose(other, pred)  # the energy input matters
