@@ -31,9 +31,10 @@ if SOURCE != "glassbench":
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:
     input:
-        ALL_TARGETS,
+        ALL_TARGETS + EXPERIMENT_TARGETS + PREDICT_TARGETS,
     default_target: True

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from test_training import HP, toy_samples  # noqa: F401  (fixture)
 
 from equiglass.artifact import make_artifact
 from equiglass.dataset import target_statistics
 from equiglass.experiments import (
-    backbone_parameters, fit_readout, generalization, interpret, layer_invariants, probe_r2, transfer,
+    backbone_parameters,
+    fit_readout,
+    generalization,
+    interpret,
+    layer_invariants,
+    probe_r2,
+    transfer,
 )
 from equiglass.models.se3 import SE3GNN
-from test_training import HP, toy_samples  # noqa: F401  (fixture)
 
 
 def small_model() -> SE3GNN:

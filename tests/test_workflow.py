@@ -101,7 +101,8 @@ def test_report_is_generated(tiny_run):
 @pytest.mark.parametrize(
     ("preset", "expected"),
     [
-        ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 3}),
+        ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 7,
+                   "transfer": 1, "interpret": 1, "generalization": 1}),
         ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
                    "dynamics": 5, "train": 20, "evaluate": 20}),
     ],
@@ -149,7 +150,8 @@ def test_glassbench_source_runs_learning_rules(tmp_path):
     work = copy_workflow(tmp_path)
     _write_glassbench(work / "gb")
     (work / "gb.yaml").write_text(
-        "data: {source: glassbench, path: gb, positions: inherent, times: {'0.50': [0.108, 0.3, 1, 3, 10, 30, 100, 300, 1000, 6860]}}\n"
+        "data: {source: glassbench, path: gb, times: {'0.50': [0.108, 0.3, 1, 3, 10, 30, 100, 300, 1000, 6860]}}\n"
+        "inputs: {positions: inherent}\nexperiments: {enabled: false}\n"
         "temperatures: [0.44, 0.50]\nsamples: 5\nsplit: {validation: 1, test: 2}\n"
         "training: {models: [ridge], sets: [[0.44], [0.50]]}\n"
     )

