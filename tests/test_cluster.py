@@ -71,7 +71,11 @@ def test_fake_sbatch_receives_resources(tmp_path):
             time.sleep(1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
     calls = [line for line in log.read_text().splitlines() if line.startswith("sbatch ")]
     assert calls, "no job was submitted"
     first = calls[0]

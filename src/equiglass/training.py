@@ -100,7 +100,7 @@ class _Runner:
             key = id(s)
             if key not in self._cache:
                 with torch.no_grad():
-                    vec = torch.as_tensor(s.graph.vec, dtype=torch.float32, device=self.device)
+                    vec = torch.tensor(s.graph.vec, dtype=torch.float32, device=self.device)
                     self._cache[key] = self.model.edge_features(vec)
             parts.append(self._cache[key])
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
