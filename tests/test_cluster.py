@@ -66,7 +66,7 @@ def test_fake_sbatch_receives_resources(tmp_path):
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
-            if log.exists() and log.read_text().count("sbatch ") >= 2:
+            if log.exists() and "rule_equilibrate" in log.read_text():
                 break
             time.sleep(1)
     finally:
@@ -78,7 +78,8 @@ def test_fake_sbatch_receives_resources(tmp_path):
             proc.wait(timeout=15)
     calls = [line for line in log.read_text().splitlines() if line.startswith("sbatch ")]
     assert calls, "no job was submitted"
-    first = calls[0]
+    assert not any("rule_split" in c for c in calls), "the trivial split rule must run locally"
+    first = next(c for c in calls if "rule_equilibrate" in c)
     assert "-A myacct" in first and "-p gpuq" in first
     assert re.search(r" -t \d+", first) and "--mem 2000" in first and "--cpus-per-task=1" in first
     assert "--gpus=1" in first

@@ -120,6 +120,10 @@ def light_resources(mem_mb=2000, runtime=30):
     return {"runtime": runtime, "mem_mb": mem_mb, "slurm_account": ACCOUNT, "slurm_partition": CPU_PARTITION}
 
 
+localrules:
+    split,
+
+
 wildcard_constraints:
     T=r"\d+\.\d\d",
     s=r"\d{3}",
