@@ -61,6 +61,7 @@ class HoomdEngine(Engine):
             if state.velocities is not None:
                 snap.particles.velocity[:] = state.velocities
         self.sim.create_state_from_snapshot(snap)
+        self.sim.always_compute_pressure = True  # else the pressure is NaN when no method needs the virial
         self.nlist = hoomd.md.nlist.Cell(buffer=self.skin)
         self.lj = hoomd.md.pair.LJ(nlist=self.nlist, default_r_cut=model.max_rcut,
                                    mode="shift" if model.shift else "none")
