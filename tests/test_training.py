@@ -116,3 +116,19 @@ def test_nan_loss_stops_with_epoch_and_batch(tmp_path, toy_samples):
     bad = [replace(s, targets=np.full_like(s.targets, np.nan)) for s in toy_samples]
     with pytest.raises(TrainingDiverged, match="epoch 1 batch 0"):
         run(tmp_path, bad, epochs=1)
+
+
+def test_temperature_as_input(tmp_path, toy_samples):
+    """With temperature_input the model gets T as an extra scalar; predictions need a known T."""
+    from equiglass.dataset import apply_model_inputs
+    from equiglass.files import InputError
+
+    inputs = {"temperature_input": True}
+    aug = [apply_model_inputs(s, inputs) for s in toy_samples]
+    assert aug[0].extra.shape == (256, 1) and aug[0].descriptor_names[-1] == "temperature"
+    s = TrainSettings(family="se3gnn", hparams={**HP, "n_extra": 1}, epochs=1, lr=1e-2, threads=1, device="cpu")
+    art = train(aug[:3], aug[3:], s, tmp_path, label="T-input", info={"inputs": inputs})
+    pred = Predictor(art)
+    assert pred.predict(toy_samples[3]).shape == (256, 2)  # the raw sample gets T appended by the predictor
+    with pytest.raises(InputError, match="temperature"):
+        pred.predict(replace(toy_samples[3], temperature=float("nan")))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .dataset import Sample, to_batch
+from .dataset import Sample, apply_model_inputs, to_batch
 from .files import InputError, atomic_path
 from .provenance import package_versions
 
@@ -150,6 +150,7 @@ class Predictor:
 
     @torch.no_grad()
     def predict_standardized(self, sample: Sample) -> np.ndarray:
+        sample = apply_model_inputs(sample, self.info.get("inputs", {}))
         if self.family == "ridge":
             return self.model.predict(sample.descriptors.astype(np.float64), sample.graph.types)
         batch = to_batch([sample]).to(self.device)
@@ -170,6 +171,7 @@ class Predictor:
         """Node features after the embedding and after each layer (SE(3) GNN only)."""
         if self.family != "se3gnn":
             raise InputError(f"features are defined for se3gnn models, not {self.family}")
+        sample = apply_model_inputs(sample, self.info.get("inputs", {}))
         with torch.no_grad():
             feats = self.model.features(to_batch([sample]).to(self.device))
         return [f.cpu().numpy() for f in feats]

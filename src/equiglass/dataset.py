@@ -77,6 +77,26 @@ def load_sample(graph_path: str | Path, propensity_path: str | Path | None = Non
     return sample
 
 
+def apply_model_inputs(sample: Sample, inputs: dict) -> Sample:
+    """The sample as a model with these ``inputs`` (artifact ``info["inputs"]``) expects it.
+
+    With ``temperature_input`` the temperature [ε/k_B] is appended as an extra node scalar and as
+    a descriptor column (it must be known: pipeline GSD files record it).
+    """
+    if not inputs.get("temperature_input"):
+        return sample
+    t = float(sample.temperature)
+    if not np.isfinite(t):
+        raise InputError(f"{sample.name}: this model takes the temperature as an input, but the configuration "
+                         "does not record one (GSD log field equiglass/temperature)")
+    col = np.full((sample.n, 1), t, dtype=np.float32)
+    from dataclasses import replace
+
+    extra = col if sample.extra is None else np.concatenate([sample.extra, col], axis=1)
+    return replace(sample, extra=extra, descriptors=np.concatenate([sample.descriptors, col], axis=1),
+                   descriptor_names=[*sample.descriptor_names, "temperature"])
+
+
 def to_batch(samples: list[Sample], standardize: tuple[np.ndarray, np.ndarray] | None = None) -> GraphBatch:
     """Concatenate samples into one disconnected graph (edge indices offset).
 

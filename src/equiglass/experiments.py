@@ -25,7 +25,7 @@ import torch
 from e3nn import o3
 
 from .artifact import Predictor, build_model
-from .dataset import Sample, target_statistics, to_batch
+from .dataset import Sample, apply_model_inputs, target_statistics, to_batch
 from .files import InputError
 from .metrics import evaluate_predictions, pearson_columns
 from .provenance import derive_seed
@@ -174,6 +174,9 @@ def transfer(
     base = Predictor(source_artifact)
     if base.family != "se3gnn":
         raise InputError(f"transfer learning needs an se3gnn source model, got {base.family}")
+    inputs = source_artifact["info"].get("inputs", {})
+    pool = [apply_model_inputs(s, inputs) for s in pool]
+    test = [apply_model_inputs(s, inputs) for s in test]
     n_configs = sorted({n for n in n_configs if n <= len(pool)})
     out: dict[str, Any] = {"n_configs": n_configs, "methods": {}, "zero_shot": _scores(base.predict, test)}
     timings: dict[str, float] = {}
@@ -278,6 +281,7 @@ def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: di
     pred = Predictor(model_artifact)
     if pred.family != "se3gnn":
         raise InputError(f"interpretability is defined for se3gnn models, got {pred.family}")
+    samples = [apply_model_inputs(s, pred.info.get("inputs", {})) for s in samples]
     per_sample = [layer_invariants(pred.model, s) for s in samples]
     names_t = list(targets)
     masks = [s.graph.types == species for s in samples]

@@ -427,8 +427,10 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     inputs = settings.get("inputs", {"positions": "thermal", "local_energy": False})
     if settings["family"] == "se3gnn":
         hp.setdefault("cutoff", float(settings["graphs"]["cutoff"]))
-    if settings["family"] in ("se3gnn", "bapst") and inputs.get("local_energy"):
-        hp["n_extra"] = 1
+    temperature_input = bool(tr.pop("temperature_input", False))
+    n_extra = int(bool(inputs.get("local_energy"))) + int(temperature_input)
+    if settings["family"] in ("se3gnn", "bapst") and n_extra:
+        hp["n_extra"] = n_extra
     ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]),
                        augment_rotations=augment, **tr)
     dyns = [read_json(f) for f in dynamics_jsons]
@@ -442,12 +444,16 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
             "tau_alpha_by_temperature": {temperature_key(d["temperature"]): d["tau_alpha"] for d in dyns},
         },
         "inputs": {"positions": inputs.get("positions", "thermal"), "local_energy": bool(inputs.get("local_energy")),
+                   "temperature_input": temperature_input,
                    "graph_cutoff": float(settings["graphs"]["cutoff"]), "descriptors": settings["descriptors"],
                    "n_types": 2},
         "target": {"kind": settings["propensity"]["kind"], "units": "sigma_AA"
                    if settings["propensity"]["kind"] == "displacement" else "sigma_AA^2"},
     }
-    train_s, val_s = _samples(train_pairs), _samples(val_pairs)
+    from .dataset import apply_model_inputs
+
+    train_s = [apply_model_inputs(s, info["inputs"]) for s in _samples(train_pairs)]
+    val_s = [apply_model_inputs(s, info["inputs"]) for s in _samples(val_pairs)]
     densities = [s.n / float(np.prod(s.graph.box)) for s in train_s]
     info["inputs"]["density_range"] = [min(densities), max(densities)]
     t0 = time.perf_counter()

@@ -204,6 +204,7 @@ def train(
 
     rep = Reporter(label, settings.epochs, "epochs")
     rep.update(state["epoch"])
+    tb = _tensorboard(out)
     stop_reason = "max epochs"
     for epoch in range(state["epoch"], settings.epochs):
         ep_start = time.perf_counter()
@@ -250,6 +251,11 @@ def train(
         with atomic_path(out / "history.csv") as tmp:
             tmp.write_text(_history_csv(state["history"]))
         rep.update(epoch + 1, loss=row["train_loss"], val=val_loss, rho_A=scores["rho_A"])
+        if tb is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    tb.add_scalar(key, value, epoch + 1)
+            tb.flush()
         if state["bad_epochs"] >= settings.patience:
             stop_reason = f"early stopping (no improvement for {settings.patience} epochs)"
             break
@@ -267,6 +273,15 @@ def train(
                              n_descriptors=n_desc, avg_neighbors=avg_nb)
     save_artifact(out / "model.pt", artifact)
     return artifact
+
+
+def _tensorboard(out: Path):
+    """A TensorBoard writer in ``out/tensorboard`` when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
 
 
 @torch.no_grad()
