@@ -195,7 +195,7 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
             if sorted(temperature_key(t) for t in st) not in set_keys:
                 problems.append(f"training.model_sets.{model}: {st} is not one of training.sets {tr.get('sets')}")
     allowed = {"epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "grad_clip", "patience", "max_time_s",
-               "threads", "device", "temperature_input"}
+               "threads", "device", "temperature_input", "amp"}
     for model, over in tr.get("per_model", {}).items():
         if model not in ("se3gnn", "bapst", "descriptor_mlp", "ridge"):
             problems.append(f"training.per_model: unknown model family {model!r}")

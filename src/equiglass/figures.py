@@ -103,6 +103,12 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                             capsize=2, ms=4)
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.6)
+        from .reference import PUBLISHED_SE3_AT_TAU_ALPHA
+
+        near = min(PUBLISHED_SE3_AT_TAU_ALPHA, key=lambda x: abs(x - temp))
+        if abs(near - temp) <= 0.05:
+            ax.axhline(PUBLISHED_SE3_AT_TAU_ALPHA[near], color=MODEL_COLORS["se3gnn"], ls=":", lw=1.2,
+                       label=f"published SE(3)-GNN at τ_α (A, T={near:.2f}, N=4096)")
         ax.set(title=f"test T = {temp:.2f}", xlabel="t [τ]")
     axes[0][0].set_ylabel("Pearson ρ (per configuration, mean)")
     axes[0][-1].legend(fontsize=7, loc="best")

@@ -48,7 +48,8 @@ class TrainSettings:
     weight_decay; grad_clip : max gradient norm (0 = off); patience : early-stopping epochs
     without validation improvement; max_time_s : optional wall-time budget [s] (breaks exact
     reproducibility across machines); seed; threads : torch CPU threads; device :
-    ``auto|cpu|gpu``; augment_rotations : random π/2 rotations/reflections of edge vectors
+    ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on CUDA (ignored on the CPU);
+    augment_rotations : random π/2 rotations/reflections of edge vectors
     (Bapst et al.; useless for the equivariant model); ridge_alphas : penalties tried.
     """
 
@@ -68,6 +69,7 @@ class TrainSettings:
     augment_rotations: bool = False
     ridge_alphas: tuple[float, ...] = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
     explode_threshold: float = 1e6
+    amp: bool = False
 
 
 def pick_device(device: str) -> torch.device:
@@ -184,6 +186,7 @@ def train(
     else:
         sched = None
     runner = _Runner(model, settings.family, device, (mean, std))
+    use_amp = bool(settings.amp and device.type == "cuda")
     ckpt_path = out / "checkpoint.pt"
     signature = {"settings": asdict(settings), "n_train": len(train_samples), "n_val": len(val_samples),
                  "train": [s.name for s in train_samples], "val": [s.name for s in val_samples]}
@@ -216,8 +219,9 @@ def train(
             gen = None
             if settings.augment_rotations:
                 gen = torch.Generator().manual_seed(derive_seed(settings.seed, "augment", epoch, step))
-            pred, batch = runner.forward(chunk, gen)
-            loss = torch.mean((pred - batch.y) ** 2)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+                pred, batch = runner.forward(chunk, gen)
+            loss = torch.mean((pred.float() - batch.y) ** 2)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"{label}: loss is {loss.item()} at epoch {epoch + 1} batch {step}; "
                                        f"the last good checkpoint is {ckpt_path}; lower train.lr")
