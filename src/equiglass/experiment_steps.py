@@ -5,7 +5,6 @@ figures (PNG + PDF)."""
 from __future__ import annotations
 
 import csv
-import io
 import math
 import time
 from pathlib import Path
@@ -20,22 +19,12 @@ import numpy as np
 from . import experiments as ex
 from .artifact import load_artifact
 from .figures import MODEL_COLORS, MODEL_LABELS, add_caption, savefig
-from .files import atomic_path, read_json, write_json
+from .files import atomic_path, read_json, write_csv, write_json
 from .provenance import provenance
 
 
 def _arr(values: list) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
 
 
 # --------------------------------------------------------------------- generalization
@@ -50,7 +39,7 @@ def step_generalization(evaluation_jsons: list[str], output_json: str | Path, fi
             flat.append({"model": r["model"], "train_set": r["train_set"], "test_T": r["test_T"],
                          "species": r["species"], "timescale": lab, "rho": r["rho"][j], "rho_sem": r["rho_sem"][j],
                          "unseen_temperature": r["unseen"]})
-    _write_csv(Path(output_json).with_suffix(".csv"), flat)
+    write_csv(Path(output_json).with_suffix(".csv"), flat)
     write_json(output_json, {**res, "tau_alpha_index": k, "provenance": provenance("generalization", {})})
     temps = res["test_temperatures"]
     a_rows = [r for r in res["rows"] if r["species"] == "A"]
@@ -125,7 +114,7 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
             for species, mm in m.items():
                 rows.append({"method": method, "n_configurations": n, "species": species,
                              **{f"rho_{lab}": mm["pearson"][j] for j, lab in enumerate(labels)}})
-    _write_csv(Path(output_json).with_suffix(".csv"), rows)
+    write_csv(Path(output_json).with_suffix(".csv"), rows)
     styles = {"frozen": ("#d62728", "-", "SE(3) frozen backbone + new readout"),
               "fine_tune": ("#ff7f0e", "-.", "SE(3) fine-tuned"),
               "scratch": ("#7f7f7f", "--", "SE(3) from scratch"),

@@ -56,6 +56,20 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def write_csv(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
+    """Write dict rows (same keys) as CSV atomically; an empty list gives an empty file."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     p = Path(path)
     if not p.exists():

@@ -20,7 +20,7 @@ import numpy as np
 from . import dynamics as dyn
 from .config import temperature_key
 from .descriptors import DescriptorSettings, compute_descriptors
-from .files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
+from .files import InputError, atomic_path, load_npz, read_json, save_npz, write_csv, write_json
 from .graphs import build_graph, save_graph
 from .md import (
     MDBlowUp,
@@ -530,17 +530,8 @@ def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict[str, Any]]:
     """Comparison table of every model: CSV and a Markdown version (same name, .md)."""
-    import csv
-    import io
-
     rows = metrics_rows([read_json(f) for f in evaluation_jsons])
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    with atomic_path(output_csv) as tmp:
-        tmp.write_text(buf.getvalue())
+    write_csv(output_csv, rows)
     md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | pooled ρ | params |",
           "|---|---|---|---|---|---|---|---|---|"]
     def f(x: Any, spec: str) -> str:

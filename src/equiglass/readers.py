@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import InputError, save_npz
+from .files import InputError, load_npz, save_npz
 from .state import State, write_gsd
 
 BAPST_KEYS = ("positions", "types", "box", "time", "time_indices", "is_values", "metadata")
@@ -137,13 +137,7 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
                     times: dict[str, list[float]] | None = None) -> ImportedSample:
     """Read one GlassBench .npz; ``positions`` picks thermal, inherent or cage positions."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as err:
-        raise InputError(f"{p}: cannot read .npz ({type(err).__name__}: {err}); truncated or corrupt") from err
+    data = load_npz(p)
     missing = [k for k in GLASSBENCH_KEYS if k not in data]
     if missing:
         raise InputError(f"{p}: not the GlassBench layout, missing {missing} (found {sorted(data)})")

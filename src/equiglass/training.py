@@ -10,8 +10,6 @@ optimizer, scheduler and early stopping is checkpointed every epoch).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 import time
@@ -24,7 +22,7 @@ import torch
 
 from .artifact import build_model, make_artifact, save_artifact
 from .dataset import Sample, target_statistics, to_batch
-from .files import atomic_path
+from .files import atomic_path, write_csv
 from .metrics import pearson_columns
 from .models.common import count_parameters
 from .progress import Reporter
@@ -126,16 +124,6 @@ def validation_scores(pred: list[np.ndarray], true: list[np.ndarray], types: lis
         rhos = [pearson_columns(p[t == a], y[t == a]) for p, y, t in zip(pred, true, types) if (t == a).sum() > 2]
         out[f"rho_{name}"] = float(np.nanmean(rhos)) if rhos else float("nan")
     return out
-
-
-def _history_csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def train(
@@ -252,8 +240,7 @@ def train(
         with atomic_path(ckpt_path) as tmp:
             torch.save({"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict() if sched is not None else None, "state": state}, tmp)
-        with atomic_path(out / "history.csv") as tmp:
-            tmp.write_text(_history_csv(state["history"]))
+        write_csv(out / "history.csv", state["history"])
         rep.update(epoch + 1, loss=row["train_loss"], val=val_loss, rho_A=scores["rho_A"])
         if tb is not None:
             for key, value in row.items():
