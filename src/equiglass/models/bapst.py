@@ -6,7 +6,8 @@ invariant), an encoder of independent MLPs for nodes and edges, one GraphNetwork
 (edge MLP on [edge, sender, receiver]; node MLP on [node, Σ incoming edges]) applied
 ``n_recurrences`` times with shared weights, each time fed the concatenation of its previous
 output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs have
-hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder).
+hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder), and
+Sonnet's initialization (truncated normal weights with std 1/√fan_in, zero biases).
 Edges connect pairs closer than the threshold (2.0), self-pairs included as in their code
 (``include_self_edges``). Optional extra node inputs (``n_extra``, e.g. the local potential
 energy) are concatenated to the type before the node encoder. Their training applied random π/2 rotations and reflections of the
@@ -25,10 +26,18 @@ from torch import nn
 from .common import GraphBatch, scatter_sum, select_by_type
 
 
+def sonnet_linear(n_in: int, n_out: int) -> nn.Linear:
+    """nn.Linear initialized as Sonnet's (used by graph_nets): truncated normal with std 1/√fan_in, zero bias."""
+    lin = nn.Linear(n_in, n_out)
+    nn.init.trunc_normal_(lin.weight, std=n_in**-0.5, a=-2 * n_in**-0.5, b=2 * n_in**-0.5)
+    nn.init.zeros_(lin.bias)
+    return lin
+
+
 def mlp(sizes: list[int], activate_final: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = []
     for k in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
+        layers.append(sonnet_linear(sizes[k], sizes[k + 1]))
         if k < len(sizes) - 2 or activate_final:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
