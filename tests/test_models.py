@@ -219,3 +219,17 @@ def test_bapst_split_edge_layer_equals_concatenation(liquid_256):
     direct = model.edge_core(torch.cat([edge_in, node_in[src], node_in[dst]], dim=-1))
     np.testing.assert_allclose(model._edge_update(edge_in, node_in, src, dst).detach().numpy(),
                                direct.detach().numpy(), atol=1e-12)
+
+
+def test_checkpointing_gives_same_outputs_and_gradients(liquid_256):
+    torch.manual_seed(0)
+    a = small_se3()
+    b = small_se3(checkpoint=True)
+    b.load_state_dict(a.state_dict())
+    batch = batch64(sample_of(liquid_256))
+    out_a, out_b = a(batch), b(batch)
+    np.testing.assert_allclose(out_b.detach().numpy(), out_a.detach().numpy(), atol=1e-12)
+    out_a.square().sum().backward()
+    out_b.square().sum().backward()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        np.testing.assert_allclose(pb.grad.numpy(), pa.grad.numpy(), atol=1e-10, err_msg=name)

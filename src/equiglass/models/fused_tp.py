@@ -112,6 +112,16 @@ class FusedUVUTensorProduct(nn.Module):
             out.append(cache[key])
         return out
 
+    def precompute(self, x2: torch.Tensor, cache: dict) -> None:
+        """Fill ``cache`` with every geometry-only tensor :meth:`forward` reads (couplings and
+        their per-block concatenations), so that forward passes only read it (needed when a
+        layer is recomputed under gradient checkpointing)."""
+        couplings = self.couplings(x2, cache)
+        for paths in self.groups.values():
+            key = ("cat", *[self.triples[p["coupling"]] for p in paths])
+            if key not in cache:
+                cache[key] = torch.cat([couplings[p["coupling"]] for p in paths], dim=2)
+
     def forward(self, x1: torch.Tensor, weights: torch.Tensor, couplings: list[torch.Tensor],
                 src: torch.Tensor | None = None, permute: bool = True,
                 cache: dict | None = None) -> torch.Tensor:

@@ -25,6 +25,7 @@ are configurable; our defaults are UNVERIFIED against the authors' code (see SPE
 from __future__ import annotations
 
 import torch
+import torch.utils.checkpoint
 from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
@@ -128,7 +129,9 @@ class SE3GNN(nn.Module):
     radial MLP; readout_hidden : width of the decoder MLP; avg_neighbors : typical neighbour
     count (normalizes sums); tp_mode : 'uvu' or 'fc'; n_extra : extra scalar node inputs;
     fused : evaluate the uvu products with :class:`FusedUVUTensorProduct` (same outputs, faster)
-    instead of e3nn's per-path code (kept as the reference implementation).
+    instead of e3nn's per-path code (kept as the reference implementation); checkpoint :
+    gradient checkpointing per layer (memory of one layer's edge messages instead of all of
+    them, for ~30 % more compute): what lets the paper-size model train on N = 4096 in < 4 GiB.
     """
 
     def __init__(
@@ -147,9 +150,11 @@ class SE3GNN(nn.Module):
         tp_mode: str = "uvu",
         n_extra: int = 0,
         fused: bool = True,
+        checkpoint: bool = False,
     ) -> None:
         super().__init__()
         self.n_outputs, self.n_types = n_outputs, n_types
+        self.checkpoint = bool(checkpoint)
         self.l_max, self.cutoff, self.n_basis = l_max, float(cutoff), n_basis
         ms = mul if mul_scalar is None else mul_scalar
         self.embed = nn.Embedding(n_types, ms)
@@ -187,9 +192,17 @@ class SE3GNN(nn.Module):
         if self.extra is not None and batch.extra is not None:
             x = x + self.extra(batch.extra)
         feats = [x]
-        cache: dict = {}  # geometry couplings shared by all layers
+        cache: dict = {}  # geometry couplings shared by all layers, computed before any layer runs
         for layer in self.layers:
-            x = layer(x, sh, basis, batch.src, batch.dst, cache)
+            if layer.fused is not None:
+                layer.fused.precompute(sh, cache)
+        for layer in self.layers:
+            if self.checkpoint and torch.is_grad_enabled():
+                # keep only each layer's input; its edge messages are recomputed during backward
+                x = torch.utils.checkpoint.checkpoint(layer, x, sh, basis, batch.src, batch.dst, cache,
+                                                      use_reentrant=False)
+            else:
+                x = layer(x, sh, basis, batch.src, batch.dst, cache)
             feats.append(x)
         return feats
 
