@@ -1,16 +1,18 @@
 """A fused drop-in for e3nn's depthwise ("uvu") tensor product with per-edge weights.
 
 e3nn builds one small einsum per instruction (path) plus zero-filled buffers and copies; on
-a CPU with tens of thousands of edges the per-op overhead dominates. Here every path that
-reads the same input irrep block is evaluated in one batched matrix product:
+a CPU with tens of thousands of edges the per-op overhead and memory traffic dominate. Here
+every path that reads the same input irrep block is evaluated in one batched matrix product:
 
-    M_p[e, i, k] = Σ_j C^{l1 l2 l3}_{ijk} Y_{l2}[e, j]                 (geometry only)
-    out_p[e, u, k] = α_p · w_p[e, u] · Σ_i x_{l1}[e, u, i] · M_p[e, i, k]
+    M_p[e, i, k] = α_p Σ_j C^{l1 l2 l3}_{ijk} Y_{l2}[e, j]                (geometry only)
+    out_p[e, u, k] = w_p[e, u] · Σ_i x_{l1}[e, u, i] · M_p[e, i, k]
 
 with C the Wigner 3j symbols and α_p e3nn's path normalization, so the output equals
 ``TensorProduct.forward(x1, x2, weight)`` of the module it was built from (same weight layout),
-to float round-off. The M_p depend only on the bond directions: :meth:`couplings` computes them
-once and all layers of a network reuse them.
+to float round-off. The M_p depend only on the bond directions: :meth:`precompute` builds them
+once per graph and all layers of a network reuse them. Within a block the paths are ordered
+by output dimension, so the per-edge weights multiply by broadcasting (no expanded copy), and
+:meth:`aggregate` sums each piece over edges before concatenating (on N rows, not E).
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ from e3nn import o3
 from torch import nn
 
 
+def _scatter_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    return values.new_zeros((n, values.shape[1])).index_add_(0, index, values)
+
+
 class FusedUVUTensorProduct(nn.Module):
     """Same maps as the e3nn ``TensorProduct`` ``tp`` (all instructions ``uvu``, weighted, per-sample weights).
 
-    forward(x1 (E, irreps_in1.dim), weights (E, weight_numel), couplings) → (E, irreps_out.dim).
+    forward(x1 (E, irreps_in1.dim), weights (E, weight_numel), x2 (E, irreps_in2.dim)) → (E, irreps_out.dim);
+    aggregate(...) → its sum over edges into destination nodes (N, irreps_out.dim).
     """
 
     def __init__(self, tp: o3.TensorProduct) -> None:
@@ -60,44 +67,48 @@ class FusedUVUTensorProduct(nn.Module):
         self._slices1 = self.irreps_in1.slices()
         self._slices2 = self.irreps_in2.slices()
         self._out_dims = [mul * ir.dim for mul, ir in self.irreps_out]
-        # Per input block: its paths' weights are one contiguous slice (e3nn orders instructions
-        # that way when they are listed by input block), α per path, and each path's width.
-        self._plan = []
+        self._plan = self._make_plan()
+
+    def _make_plan(self) -> list[dict]:
+        """Per input block: paths sorted by output dimension, runs of equal dimension, and where
+        every output element (slot, u, k) lands among the concatenated pieces."""
         out_offsets = [sl.start for sl in self.irreps_out.slices()]
-        total = 0
+        index = torch.full((sum(self._out_dims),), -1, dtype=torch.long)
+        duplicate, contiguous, flat = False, True, 0
+        plan = []
         for i_in1, paths in self.groups.items():
             mul, ir = self.irreps_in1[i_in1]
             offs = [p["offset"] for p in paths]
-            contiguous = offs == list(range(offs[0], offs[0] + mul * len(paths), mul)) and all(
+            contiguous &= offs == list(range(offs[0], offs[0] + mul * len(paths), mul)) and all(
                 p["size"] == mul for p in paths)
-            dims = [p["dim"] for p in paths]
-            width = sum(dims)
-            self._plan.append({"i_in1": i_in1, "mul": mul, "d1": ir.dim, "contiguous": contiguous,
-                               "w_start": offs[0], "w_stop": offs[0] + mul * len(paths), "dims": dims,
-                               "flat_start": total})
-            self.register_buffer(f"alpha_{i_in1}", torch.tensor([p["alpha"] for p in paths]), persistent=False)
-            self.register_buffer(f"repeats_{i_in1}", torch.tensor(dims), persistent=False)
-            total += mul * width
-        self._flat_width = total
-        # where each output element (slot, u, k) sits in the concatenated per-block outputs (E, mul·D)
-        index = torch.full((sum(self._out_dims),), -1, dtype=torch.long)
-        duplicate = False
-        for plan, paths in zip(self._plan, self.groups.values()):
-            mul, width, col = plan["mul"], sum(plan["dims"]), 0
-            for p in paths:
-                base = out_offsets[p["i_out"]]
-                for u in range(mul):
-                    for k in range(p["dim"]):
-                        target = base + u * p["dim"] + k
-                        duplicate |= bool(index[target] >= 0)
-                        index[target] = plan["flat_start"] + u * width + col + k
-                col += p["dim"]
-        self._simple = (not duplicate) and all(pl["contiguous"] for pl in self._plan)
+            order = sorted(range(len(paths)), key=lambda j: paths[j]["dim"])  # stable
+            runs, start = [], 0
+            while start < len(order):
+                d = paths[order[start]]["dim"]
+                stop = start
+                while stop < len(order) and paths[order[stop]]["dim"] == d:
+                    stop += 1
+                runs.append((d, start, stop))
+                for u in range(mul):  # piece layout (u, path in run, k)
+                    for j in range(start, stop):
+                        p = paths[order[j]]
+                        for k in range(d):
+                            target = out_offsets[p["i_out"]] + u * d + k
+                            duplicate |= bool(index[target] >= 0)
+                            index[target] = flat + u * (stop - start) * d + (j - start) * d + k
+                flat += mul * (stop - start) * d
+                start = stop
+            key = ("coupling", *[(self.triples[paths[j]["coupling"]], paths[j]["alpha"]) for j in order])
+            plan.append({"i_in1": i_in1, "mul": mul, "d1": ir.dim, "w_start": offs[0], "n_paths": len(paths),
+                         "order": order, "identity": order == sorted(order), "runs": runs, "key": key})
+            self.register_buffer(f"order_{i_in1}", torch.tensor(order), persistent=False)
+        self._simple = contiguous and not duplicate
         self.register_buffer("out_index", index.clamp(min=0), persistent=False)
         self.register_buffer("out_mask", (index >= 0).to(torch.get_default_dtype()), persistent=False)
+        return plan
 
     def couplings(self, x2: torch.Tensor, cache: dict | None = None) -> list[torch.Tensor]:
-        """Geometry-only matrices M (E, 2l1+1, 2l3+1), one per (input-2 block, l1, l2, l3).
+        """Geometry-only matrices (E, 2l1+1, 2l3+1), one per (input-2 block, l1, l2, l3).
 
         ``cache`` (a dict) shares them between layers that read the same ``x2``.
         """
@@ -113,57 +124,67 @@ class FusedUVUTensorProduct(nn.Module):
         return out
 
     def precompute(self, x2: torch.Tensor, cache: dict) -> None:
-        """Fill ``cache`` with every geometry-only tensor :meth:`forward` reads (couplings and
-        their per-block concatenations), so that forward passes only read it (needed when a
-        layer is recomputed under gradient checkpointing)."""
+        """Fill ``cache`` with every geometry-only tensor the products read: per block, the
+        α-scaled couplings of its paths side by side, (E, 2l1+1, Σ_p (2l3+1)). Forward passes
+        then only read the cache (needed when a layer is recomputed under gradient checkpointing)."""
         couplings = self.couplings(x2, cache)
-        for paths in self.groups.values():
-            key = ("cat", *[self.triples[p["coupling"]] for p in paths])
-            if key not in cache:
-                cache[key] = torch.cat([couplings[p["coupling"]] for p in paths], dim=2)
+        for plan in self._plan:
+            if plan["key"] not in cache:
+                paths = self.groups[plan["i_in1"]]
+                cache[plan["key"]] = torch.cat(
+                    [paths[j]["alpha"] * couplings[paths[j]["coupling"]] for j in plan["order"]], dim=2)
 
-    def forward(self, x1: torch.Tensor, weights: torch.Tensor, couplings: list[torch.Tensor],
-                src: torch.Tensor | None = None, permute: bool = True,
-                cache: dict | None = None) -> torch.Tensor:
-        """x1: (E, dim1) per-edge inputs, or (N, dim1) node features gathered by ``src`` (E,).
-
-        With ``permute=False`` the columns come in an internal order; :meth:`permute` maps any
-        linear function of them (e.g. their sum over edges) to e3nn's layout, on fewer rows.
-        ``cache`` shares the concatenated couplings between layers with the same paths.
-        """
-        if not self._simple:
-            out = self._forward_general(x1, weights, couplings, src)
-            return out if permute else self._unpermute_general(out)
+    def _pieces(self, x1: torch.Tensor, weights: torch.Tensor, cache: dict, src: torch.Tensor | None):
+        """Per (input block, run of equal output dimension): the products on every edge, (E, mul·P·d)."""
         e = weights.shape[0]
-        flats = []
-        for plan, paths in zip(self._plan, self.groups.values()):
-            i_in1, mul, d1 = plan["i_in1"], plan["mul"], plan["d1"]
-            xb = x1[:, self._slices1[i_in1]].reshape(-1, mul, d1)
+        for plan in self._plan:
+            mul, n_paths = plan["mul"], plan["n_paths"]
+            xb = x1[:, self._slices1[plan["i_in1"]]].reshape(-1, mul, plan["d1"])
             if src is not None:
                 xb = xb.index_select(0, src)  # slice nodes (cheap backward), then gather edges
-            key = ("cat", *[self.triples[p["coupling"]] for p in paths])
-            if cache is not None and key in cache:
-                m = cache[key]
-            else:
-                m = torch.cat([couplings[p["coupling"]] for p in paths], dim=2)  # (E, d1, D)
-                if cache is not None:
-                    cache[key] = m
-            y = torch.bmm(xb, m)  # (E, mul, D)
-            w = weights[:, plan["w_start"]: plan["w_stop"]].reshape(e, len(paths), mul).transpose(1, 2)
-            w = (w * getattr(self, f"alpha_{i_in1}")).repeat_interleave(getattr(self, f"repeats_{i_in1}"), dim=2)
-            flats.append((y * w).reshape(e, -1))
-        flat = torch.cat(flats, dim=1)
-        return self.permute(flat) if permute else flat
+            y = torch.bmm(xb, cache[plan["key"]])  # (E, mul, D)
+            w = weights[:, plan["w_start"]: plan["w_start"] + mul * n_paths].reshape(e, n_paths, mul)
+            if not plan["identity"]:
+                w = w.index_select(1, getattr(self, f"order_{plan['i_in1']}"))
+            w = w.transpose(1, 2)  # (E, mul, P) in the sorted path order
+            # split, not slices: its backward is one concatenation instead of a zero-filled
+            # (E, mul, D) gradient per run
+            y_runs = torch.split(y, [(b - a) * d for d, a, b in plan["runs"]], dim=2)
+            w_runs = torch.split(w, [b - a for _, a, b in plan["runs"]], dim=2)
+            for (d, a, b), y_run, w_run in zip(plan["runs"], y_runs, w_runs):
+                yield (y_run.reshape(e, mul, b - a, d) * w_run[..., None]).reshape(e, -1)
 
-    def permute(self, flat: torch.Tensor) -> torch.Tensor:
-        """Internal column order → e3nn's ``irreps_out`` layout: (R, width) → (R, irreps_out.dim)."""
-        if not self._simple:
-            return flat
+    def _permute(self, flat: torch.Tensor) -> torch.Tensor:
+        """Concatenated pieces → e3nn's ``irreps_out`` layout: (R, width) → (R, irreps_out.dim)."""
         return flat.index_select(1, self.out_index) * self.out_mask
 
-    @staticmethod
-    def _unpermute_general(out: torch.Tensor) -> torch.Tensor:
-        return out  # the general path already returns e3nn's layout (permute is then the identity)
+    def _cache(self, x2: torch.Tensor | None, cache: dict | None) -> dict:
+        if cache is None:
+            if x2 is None:
+                raise ValueError("pass the edge spherical harmonics x2 or a cache filled by precompute")
+            cache = {}
+        if x2 is not None:
+            self.precompute(x2, cache)
+        return cache
+
+    def forward(self, x1: torch.Tensor, weights: torch.Tensor, x2: torch.Tensor | None = None,
+                src: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+        """Per-edge products (E, irreps_out.dim). x1: (E, dim1) per-edge inputs, or (N, dim1) node
+        features gathered by ``src`` (E,); x2 (E, dim2), or None when ``cache`` holds :meth:`precompute`'s tensors."""
+        if not self._simple:
+            return self._forward_general(x1, weights, self.couplings(x2, cache), src)
+        cache = self._cache(x2, cache)
+        return self._permute(torch.cat(list(self._pieces(x1, weights, cache, src)), dim=1))
+
+    def aggregate(self, x1: torch.Tensor, weights: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: int,
+                  x2: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+        """Σ over edges e with dst[e] = i of the products: (n, irreps_out.dim). Each piece is summed
+        over edges on its own, so no (E, width) concatenation or permutation is ever built."""
+        if not self._simple:
+            return _scatter_sum(self._forward_general(x1, weights, self.couplings(x2, cache), src), dst, n)
+        cache = self._cache(x2, cache)
+        sums = [_scatter_sum(piece, dst, n) for piece in self._pieces(x1, weights, cache, src)]
+        return self._permute(torch.cat(sums, dim=1))
 
     def _forward_general(self, x1, weights, couplings, src):
         if src is not None:

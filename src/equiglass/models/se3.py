@@ -106,11 +106,8 @@ class EquivariantConv(nn.Module):
         h = self.lin1(x)
         w = self.radial(edge_basis)
         if self.fused is not None:
-            # messages in the fused product's own column order; summing over edges commutes
-            # with the column permutation, which is then applied to N rows instead of E
-            msg = self.fused(h, w, self.fused.couplings(edge_sh, coupling_cache), src=src, permute=False,
-                             cache=coupling_cache)
-            agg = self.fused.permute(scatter_sum(msg, dst, x.shape[0]))
+            # geometry couplings: read from coupling_cache when SE3GNN filled it, else computed
+            agg = self.fused.aggregate(h, w, src, dst, x.shape[0], x2=edge_sh, cache=coupling_cache)
         else:
             agg = scatter_sum(self.tp(h[src], edge_sh, w), dst, x.shape[0])
         agg = agg / self.avg_neighbors**0.5
