@@ -1,8 +1,8 @@
 """GNN training and inference: graphs/s and peak memory, fused vs e3nn reference, compile, profile.
 
 Models: the SE(3) GNN at the quick-preset size (mul 8, l_max 2, 3 layers) and at the paper size
-(mul 8, l_max 3, 8 layers, 10 radial functions, readout 64, per-layer gradient checkpointing as
-in presets/paper.yaml), each with the fused tensor product (default) and with e3nn's per-path
+(mul 8, l_max 3, 8 layers, 10 radial functions, readout 64, per-layer gradient checkpointing and
+checkpointed chunks of 32768 edges as in presets/paper.yaml), each with the fused tensor product (default) and with e3nn's per-path
 ``TensorProduct`` (``fused=False``: the reference, "before"); the Bapst GNN (MLPs (64, 64),
 7 recurrences). Graphs: N = 4096 KA liquids (cutoff 2.0), batches of 1, 2, 4, 8 distinct
 configurations, 5 outputs (the quick preset's timescales), one thread.
@@ -55,7 +55,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "se3_quick": {"family": "se3gnn", "hp": {"mul": 8, "l_max": 2, "n_layers": 3, "n_basis": 8, "radial_hidden": 32,
                                              "readout_hidden": 32}},
     "se3_paper": {"family": "se3gnn", "hp": {"mul": 8, "l_max": 3, "n_layers": 8, "n_basis": 10, "radial_hidden": 32,
-                                             "readout_hidden": 64, "checkpoint": True}},
+                                             "readout_hidden": 64, "checkpoint": True, "edge_chunk": 32768}},
     "bapst": {"family": "bapst", "hp": {"mlp_sizes": (64, 64), "n_recurrences": 7}},
 }
 NAMES = {"se3_quick": "SE(3) quick (mul 8, l 2, 3 layers)",

@@ -239,10 +239,11 @@ def test_bapst_split_edge_layer_equals_concatenation(liquid_256):
                                direct.detach().numpy(), atol=1e-12)
 
 
-def test_checkpointing_gives_same_outputs_and_gradients(liquid_256):
+@pytest.mark.parametrize("options", [{"checkpoint": True}, {"edge_chunk": 1000}, {"checkpoint": True, "edge_chunk": 777}])
+def test_checkpointing_gives_same_outputs_and_gradients(liquid_256, options):
     torch.manual_seed(0)
     a = small_se3()
-    b = small_se3(checkpoint=True)
+    b = small_se3(**options)
     b.load_state_dict(a.state_dict())
     batch = batch64(sample_of(liquid_256))
     out_a, out_b = a(batch), b(batch)

@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 
 import torch
+import torch.utils.checkpoint
 from e3nn import o3
 from torch import nn
 
@@ -127,7 +128,9 @@ class FusedUVUTensorProduct(nn.Module):
         """Fill ``cache`` with every geometry-only tensor the products read: per block, the
         α-scaled couplings of its paths side by side, (E, 2l1+1, Σ_p (2l3+1)). Forward passes
         then only read the cache (needed when a layer is recomputed under gradient checkpointing)."""
-        couplings = self.couplings(x2, cache)
+        if all(plan["key"] in cache for plan in self._plan):
+            return
+        couplings = self.couplings(x2)  # not kept: only the α-scaled concatenations are read
         for plan in self._plan:
             if plan["key"] not in cache:
                 paths = self.groups[plan["i_in1"]]
@@ -177,14 +180,35 @@ class FusedUVUTensorProduct(nn.Module):
         return self._permute(torch.cat(list(self._pieces(x1, weights, cache, src)), dim=1))
 
     def aggregate(self, x1: torch.Tensor, weights: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: int,
-                  x2: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+                  x2: torch.Tensor | None = None, cache: dict | None = None,
+                  edge_chunk: int | None = None) -> torch.Tensor:
         """Σ over edges e with dst[e] = i of the products: (n, irreps_out.dim). Each piece is summed
-        over edges on its own, so no (E, width) concatenation or permutation is ever built."""
+        over edges on its own, so no (E, width) concatenation or permutation is ever built.
+
+        ``edge_chunk``: evaluate the edges in chunks of this many, each under gradient
+        checkpointing, so that only one chunk's (E_chunk, width) messages are alive at a time
+        (memory for compute: the chunk's products are evaluated again during backward).
+        """
         if not self._simple:
             return _scatter_sum(self._forward_general(x1, weights, self.couplings(x2, cache), src), dst, n)
         cache = self._cache(x2, cache)
-        sums = [_scatter_sum(piece, dst, n) for piece in self._pieces(x1, weights, cache, src)]
-        return self._permute(torch.cat(sums, dim=1))
+        keys = [pl["key"] for pl in self._plan]
+        e = weights.shape[0]
+        if not edge_chunk or edge_chunk >= e:
+            return self._permute(self._sum_pieces(x1, weights, src, dst, n, *[cache[k] for k in keys]))
+        total = None
+        for start in range(0, e, edge_chunk):
+            sl = slice(start, min(start + edge_chunk, e))
+            args = (x1, weights[sl], src[sl], dst[sl], n, *[cache[k][sl] for k in keys])
+            part = (torch.utils.checkpoint.checkpoint(self._sum_pieces, *args, use_reentrant=False)
+                    if torch.is_grad_enabled() else self._sum_pieces(*args))
+            total = part if total is None else total + part
+        return self._permute(total)
+
+    def _sum_pieces(self, x1, weights, src, dst, n, *couplings) -> torch.Tensor:
+        """Pieces summed over edges and concatenated, internal column order: (n, width)."""
+        cache = {pl["key"]: m for pl, m in zip(self._plan, couplings)}
+        return torch.cat([_scatter_sum(piece, dst, n) for piece in self._pieces(x1, weights, cache, src)], dim=1)
 
     def _forward_general(self, x1, weights, couplings, src):
         if src is not None:
