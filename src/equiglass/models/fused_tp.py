@@ -25,9 +25,7 @@ import torch.utils.checkpoint
 from e3nn import o3
 from torch import nn
 
-
-def _scatter_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
-    return values.new_zeros((n, values.shape[1])).index_add_(0, index, values)
+from .common import scatter_sum
 
 
 class FusedUVUTensorProduct(nn.Module):
@@ -190,7 +188,7 @@ class FusedUVUTensorProduct(nn.Module):
         (memory for compute: the chunk's products are evaluated again during backward).
         """
         if not self._simple:
-            return _scatter_sum(self._forward_general(x1, weights, self.couplings(x2, cache), src), dst, n)
+            return scatter_sum(self._forward_general(x1, weights, self.couplings(x2, cache), src), dst, n)
         cache = self._cache(x2, cache)
         keys = [pl["key"] for pl in self._plan]
         e = weights.shape[0]
@@ -208,7 +206,7 @@ class FusedUVUTensorProduct(nn.Module):
     def _sum_pieces(self, x1, weights, src, dst, n, *couplings) -> torch.Tensor:
         """Pieces summed over edges and concatenated, internal column order: (n, width)."""
         cache = {pl["key"]: m for pl, m in zip(self._plan, couplings)}
-        return torch.cat([_scatter_sum(piece, dst, n) for piece in self._pieces(x1, weights, cache, src)], dim=1)
+        return torch.cat([scatter_sum(piece, dst, n) for piece in self._pieces(x1, weights, cache, src)], dim=1)
 
     def _forward_general(self, x1, weights, couplings, src):
         if src is not None:
