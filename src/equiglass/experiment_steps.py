@@ -133,6 +133,9 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
                        label="source model, no retraining")
         ax.set(xscale="log", xlabel=f"training configurations at T = {settings['target']}",
                title=f"species {species}, {labels[k]}")
+        n_ticks = sorted({int(n) for method in res["methods"].values() for n in method})
+        ax.set_xticks(n_ticks, [str(n) for n in n_ticks])  # the sizes trained on, not 3×10⁰
+        ax.minorticks_off()
     axes[0].set_ylabel("Pearson ρ (test)")
     axes[1].legend(fontsize=7)
     if caption:

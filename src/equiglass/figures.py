@@ -111,7 +111,7 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                        label=f"published SE(3)-GNN at τ_α (A, T={near:.2f}, N=4096)")
         ax.set(title=f"test T = {temp:.2f}", xlabel="t [τ]")
     axes[0][0].set_ylabel("Pearson ρ (per configuration, mean)")
-    axes[0][-1].legend(fontsize=7, loc="best")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside, not over, the data
     if caption:
         add_caption(fig, caption)
     savefig(fig, output)
