@@ -91,6 +91,8 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
     evals = [read_json(f) for f in evaluation_jsons]
     temps = sorted({float(t) for e in evals for t in e["results"]})
     fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
+    # same colour per model family; the training set with most temperatures drawn solid, others faded
+    widest = max((e["train_set"] for e in evals), key=lambda ts: ts.count("+"), default=None)
     for ax, temp in zip(axes[0], temps):
         for e in evals:
             res = e["results"].get(f"{temp:.2f}")
@@ -100,7 +102,7 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                 ax.errorbar(res["times"], _arr(m["pearson"]), yerr=_arr(m["pearson_sem"]), marker=TYPE_MARKERS[species],
                             ls="-" if species == "A" else "--", color=MODEL_COLORS.get(e["model"], "k"),
                             label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}",
-                            capsize=2, ms=4)
+                            capsize=2, ms=4, alpha=1.0 if e["train_set"] == widest else 0.45)
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.6)
         from .reference import PUBLISHED_SE3_AT_TAU_ALPHA
