@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -212,15 +211,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {"neighbours_and_ql": comparisons, "graph_vs_epoch": epoch, "tables": tables}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args()
-    from common import markdown_table
-
-    for t in run(a.quick)["tables"]:
-        print(markdown_table(t))
-
-
 if __name__ == "__main__":
-    main()
+    from common import print_tables_cli
+
+    print_tables_cli(run, __doc__)

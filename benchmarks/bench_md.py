@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from common import T_LIQUID, liquid, log, median, ratio, table
+from common import T_LIQUID, interleaved, liquid, log, median, ratio, table
 
 DEFAULT_SKIN = 0.3
 
@@ -157,14 +156,8 @@ def overhead(engines: list[str], cfg: dict[str, Any], quick: bool) -> list[dict[
         def pipeline(md=md, name=name):
             isoconfigurational(config, T_LIQUID, cfg["overhead_tmax"], [0], md, seed=5, label=f"bench-iso-{name}")
 
-        t_bare, t_pipe = [], []
-        for _ in range(cfg["overhead_repeats"]):  # interleaved
-            t0 = time.perf_counter()
-            bare()
-            t_bare.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            pipeline()
-            t_pipe.append(time.perf_counter() - t0)
+        times = interleaved({"bare": bare, "pipeline": pipeline}, cfg["overhead_repeats"])
+        t_bare, t_pipe = times["bare"], times["pipeline"]
         # snapshot cost and engine build time
         start = State(config.positions, config.types, config.box,
                       maxwell_boltzmann(n, T_LIQUID, np.random.default_rng(1)))
@@ -229,15 +222,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "overhead": over, "tables": tables}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args()
-    from common import markdown_table
-
-    for t in run(a.quick)["tables"]:
-        print(markdown_table(t))
-
-
 if __name__ == "__main__":
-    main()
+    from common import print_tables_cli
+
+    print_tables_cli(run, __doc__)

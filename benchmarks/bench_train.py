@@ -39,6 +39,7 @@ from common import (
     HERE,
     PeakRSS,
     configurations,
+    interleaved,
     limit_address_space,
     log,
     maxrss_mb,
@@ -236,14 +237,8 @@ def child_compile(cfg: dict[str, Any]) -> dict[str, Any]:
         compiled()
         first = time.perf_counter() - t0
         res["compile_s"] = first - eager_one  # first compiled step minus one eager step
-        t_e, t_c = [], []
-        for _ in range(cfg["train_steps"]):  # interleaved
-            t0 = time.perf_counter()
-            eager()
-            t_e.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            compiled()
-            t_c.append(time.perf_counter() - t0)
+        times = interleaved({"eager": eager, "compiled": compiled}, cfg["train_steps"])
+        t_e, t_c = times["eager"], times["compiled"]
         with torch.no_grad():
             res["max_abs_diff_vs_eager"] = float((compiled_model(batch, feats) - model(batch, feats)).abs().max())
         res.update(eager_step_s=t_e, compiled_step_s=t_c, speedup=ratio(median(t_e), median(t_c)))

@@ -173,6 +173,28 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall times [s] of each function, called in turn ``repeats`` times (side by side, so that
+    load changes on a shared machine hit all variants alike)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def print_tables_cli(run: Callable[[bool], dict[str, Any]], doc: str | None) -> None:
+    """Command line of a benchmark module: ``[--quick]``, then its tables as markdown."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    for t in run(ap.parse_args().quick)["tables"]:
+        print(markdown_table(t))
+
+
 def ratio(a: float, b: float) -> float:
     return float(a / b) if b and np.isfinite(a) and np.isfinite(b) else float("nan")
 
