@@ -126,6 +126,22 @@ def test_bad_config_stops_with_message(tmp_path):
     assert "unknown key 'md.enigne' (did you mean 'engine'?)" in res.stderr + res.stdout
 
 
+def test_python_on_path_without_dependencies_stops_with_the_fix(tmp_path):
+    """Rules run the `python` on PATH: one that lacks the packages stops the DAG build with the fix."""
+    (tmp_path / "w").mkdir()
+    work = copy_workflow(tmp_path / "w")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'gsd'\" >&2\nexit 1\n")
+    (fake / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    out = res.stderr + res.stdout
+    assert res.returncode != 0
+    assert "No module named 'gsd'" in out and "source .venv/bin/activate" in out, out[-2000:]
+
+
 def _write_glassbench(root: Path, n: int = 256) -> None:
     import numpy as np
 

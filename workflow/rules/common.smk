@@ -80,6 +80,29 @@ EQUIGLASS = (f"PYTHONPATH={shlex.quote(os.path.join(workflow.basedir, 'src'))}${
              "python -m equiglass")
 ENVS = {name: os.path.join(workflow.basedir, "envs", f"{name}.yaml") for name in ("md", "learn", "analysis")}
 
+
+def _check_python_on_path():
+    """Without --sdm (conda/apptainer), jobs run the `python` on PATH: fail now, with the fix,
+    if it cannot import the pipeline's dependencies, instead of in every job's log."""
+    if getattr(getattr(workflow, "deployment_settings", None), "deployment_method", None):
+        return  # the deployed environments bring their own python
+    import shutil
+    import subprocess
+
+    exe = shutil.which("python")
+    probe = None if exe is None else subprocess.run(
+        [exe, "-c", "import numpy, gsd, freud"], capture_output=True, text=True)
+    if probe is None or probe.returncode != 0:
+        why = "no `python` on PATH" if probe is None else (
+            probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+        raise WorkflowError(
+            f"the rules run `python -m equiglass`, but the `python` on PATH ({exe}) cannot run them: {why}. "
+            "Activate the environment that has the dependencies (`source .venv/bin/activate` after "
+            "`make install`), use `make run`, or run with `--sdm conda`.")
+
+
+_check_python_on_path()
+
 # ---------------------------------------------------------------- cluster resources
 CL = config["cluster"]
 ACCOUNT = CL["account"] or os.environ.get("SLURM_ACCOUNT", "")
