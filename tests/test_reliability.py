@@ -179,8 +179,8 @@ EQ_SETTINGS = {"temperature": 1.0, "sample": 0, "seed": 3, "tau_alpha_estimate":
 
 def _no_partial_outputs(folder: Path) -> None:
     for f in folder.iterdir():
-        if f.name.startswith(".") and ".tmp-" in f.name:
-            continue  # a temporary file may be left behind; it is never read as a result
+        if f.name.startswith(".") and f.name.endswith(".partial"):
+            continue  # a killed writer's temporary file: never read, replaced by the next attempt
         if f.suffix == ".gsd":
             read_gsd(f)  # any final-named output must be complete
         if f.suffix == ".npz":

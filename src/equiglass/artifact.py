@@ -92,21 +92,27 @@ def make_artifact(
 
 
 def save_artifact(path: str | Path, artifact: dict[str, Any]) -> None:
+    """Write a model file atomically; the same artifact always gives the same bytes."""
+    data = artifact_bytes(artifact)  # serialized first: a full disk fails in one clear write
     with atomic_path(path) as tmp:
-        torch.save(artifact, tmp)
+        tmp.write_bytes(data)
 
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
     """Read and check a model file (format, version, hash)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: model file not found")
+        raise InputError(f"{p}: model file not found; check the path (the pipeline writes results/models/<family>/<set>/model.pt)")
     try:
         art = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise InputError(f"{p}: not a readable equiglass model file ({type(err).__name__}: {err})") from err
+        raise InputError(
+            f"{p}: not a readable equiglass model file ({type(err).__name__}: {err}); it is truncated or "
+            "corrupt: delete it and rebuild it (`snakemake <that file>`, which resumes its finished training checkpoint)"
+        ) from err
     if not isinstance(art, dict) or art.get("format") != FORMAT:
-        raise InputError(f"{p}: not an equiglass model file (no '{FORMAT}' header)")
+        raise InputError(f"{p}: not an equiglass model file (no '{FORMAT}' header); pass a model.pt written "
+                         "by `equiglass train` (results/models/<family>/<set>/model.pt)")
     if art.get("format_version") != FORMAT_VERSION:
         raise InputError(
             f"{p}: model format version {art.get('format_version')} but this equiglass reads version "
@@ -114,7 +120,8 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
             f"({art.get('versions', {}).get('equiglass', '?')})"
         )
     if content_hash(art["weights"]) != art.get("content_hash"):
-        raise InputError(f"{p}: weights do not match their content hash (file corrupted)")
+        raise InputError(f"{p}: weights do not match their content hash (file corrupted); delete it and "
+                         "rebuild it (`snakemake <that file>`)")
     return art
 
 

@@ -370,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ConfigError) as err:
         print(f"equiglass {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # outside the atomic writers: a missing folder, permissions, a full disk
+        from .files import write_error
+
+        where = err.filename or "a file"
+        print(f"equiglass {args.command}: error: {write_error(where, err)}", file=sys.stderr)
+        return 2
     return 0
 
 

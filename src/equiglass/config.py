@@ -38,13 +38,13 @@ def schema_path() -> Path:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"{p}: configuration file not found")
+        raise ConfigError(f"{p}: configuration file not found; check the path (presets live in presets/)")
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from err
+        raise ConfigError(f"{p}: not valid YAML: {err}; fix the line it names") from err
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a configuration must be a mapping of keys to values")
+        raise ConfigError(f"{p}: a configuration must be a mapping of keys to values; write it as `key: value` lines like config.yaml")
     return data
 
 

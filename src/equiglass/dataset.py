@@ -18,6 +18,7 @@ from .files import InputError, load_npz
 from .graphs import Graph, load_graph
 from .models.common import GraphBatch
 
+REGEN = "; delete it and rebuild it (`snakemake <that file>`)"
 PROPENSITY_KEYS = ("propensity", "stderr", "times", "types", "temperature")
 
 
@@ -64,12 +65,13 @@ def load_sample(graph_path: str | Path, propensity_path: str | Path | None = Non
         if prop.ndim != 2 or prop.shape[1] != graph.n_nodes:
             raise InputError(
                 f"{propensity_path}: propensity has shape {prop.shape}, expected (n_times, N={graph.n_nodes})"
-                f" to match {graph_path}"
+                f" to match {graph_path}; rerun the propensity and graphs steps of this configuration"
             )
         if not np.array_equal(p["types"], graph.types):
-            raise InputError(f"{propensity_path}: particle types differ from {graph_path}")
+            raise InputError(f"{propensity_path}: particle types differ from {graph_path}; "
+                             "rerun the propensity and graphs steps of this configuration")
         if not np.all(np.isfinite(prop)):
-            raise InputError(f"{propensity_path}: non-finite propensities")
+            raise InputError(f"{propensity_path}: non-finite propensities{REGEN}")
         sample.targets = prop.T.astype(np.float32)
         sample.times = p["times"]
         sample.temperature = float(p["temperature"])

@@ -101,13 +101,15 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
     tr = settings["transfer"]
     res = ex.transfer(art, pool, test, list(tr["n_configs"]), epochs=tr["readout_epochs"],
                       fine_tune_epochs=tr["fine_tune_epochs"], scratch_epochs=tr["scratch_epochs"], lr=tr["lr"],
-                      seed=int(settings["seed"]), fine_tune=tr["fine_tune"], scratch=tr["scratch"])
+                      seed=int(settings["seed"]), fine_tune=tr["fine_tune"], scratch=tr["scratch"],
+                      checkpoint=Path(output_json).with_suffix(".checkpoint.json"))
     labels = test[0].timescale_labels
     k = ex.tau_alpha_index(labels)
     res.update(source_temperatures=art["info"].get("temperatures"), target_temperature=settings["target"],
                labels=labels, tau_alpha_index=k,
                provenance=provenance("transfer", settings, time.perf_counter() - t0, model=str(source_model)))
     write_json(output_json, res)
+    Path(output_json).with_suffix(".checkpoint.json").unlink(missing_ok=True)
     rows = []
     for method, by_n in res["methods"].items():
         for n, m in by_n.items():

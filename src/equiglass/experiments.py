@@ -16,8 +16,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +28,12 @@ import torch
 from e3nn import o3
 
 from .artifact import Predictor, build_model
+from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, apply_model_inputs, target_statistics, to_batch
-from .files import InputError
+from .files import InputError, write_json
 from .metrics import evaluate_predictions, pearson_columns
 from .provenance import derive_seed
+from .training import sample_arrays
 
 # ----------------------------------------------------------------------- 1. generalization
 
@@ -159,13 +164,16 @@ def transfer(
     seed: int = 0,
     fine_tune: bool = True,
     scratch: bool = True,
+    checkpoint: str | Path | None = None,
 ) -> dict[str, Any]:
     """Sample-efficiency curves at the target temperature of ``pool``/``test``.
 
     For each n in ``n_configs`` the first n configurations of ``pool`` are used with:
     ``frozen`` (source backbone, new readout), ``fine_tune`` (all weights from the source),
     ``scratch`` (a new SE(3) GNN of the same architecture), ``ridge`` (descriptors).
-    Returns {method: {n: metrics}} plus the source's zero-shot metrics.
+    Returns {method: {n: metrics}} plus the source's zero-shot metrics. With ``checkpoint``
+    (a JSON path) the results of each finished n are saved there and a rerun with the same
+    source model, settings and data resumes after them.
     """
     from .models.descriptor import RidgeModel
 
@@ -180,7 +188,25 @@ def transfer(
     n_configs = sorted({n for n in n_configs if n <= len(pool)})
     out: dict[str, Any] = {"n_configs": n_configs, "methods": {}, "zero_shot": _scores(base.predict, test)}
     timings: dict[str, float] = {}
-    for n in n_configs:
+    signature = fingerprint(
+        settings={"n_configs": n_configs, "epochs": epochs, "fine_tune_epochs": fine_tune_epochs,
+                  "scratch_epochs": scratch_epochs, "lr": lr, "seed": seed, "fine_tune": fine_tune,
+                  "scratch": scratch},
+        source_model=source_artifact["content_hash"], target_data=sample_arrays(pool),
+        test_data=sample_arrays(test))
+    done: set[int] = set()
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.exists():
+        try:
+            saved = json.loads(ckpt.read_text())
+        except (OSError, ValueError) as err:
+            discard(ckpt, f"unreadable ({err})", "transfer")
+        else:
+            if accept(ckpt, saved.get("signature"), signature, "transfer"):
+                out["methods"] = {m: {int(n): v for n, v in by_n.items()} for m, by_n in saved["methods"].items()}
+                timings, done = saved["timings_s"], {int(n) for n in saved["done"]}
+                print(f"[transfer] resuming: n = {sorted(done)} already done", file=sys.stderr, flush=True)
+    for n in [n for n in n_configs if n not in done]:
         sub = pool[:n]
         mean, std = target_statistics(sub)
 
@@ -217,6 +243,11 @@ def transfer(
         out["methods"].setdefault("ridge", {})[n] = _scores(
             lambda s, r=ridge, mean=mean, std=std: r.predict(s.descriptors.astype(np.float64), s.graph.types)
             * std[s.graph.types] + mean[s.graph.types], test)
+        done.add(n)
+        if ckpt is not None:
+            write_json(ckpt, {"signature": signature, "methods": out["methods"], "timings_s": timings,
+                              "done": sorted(done)})
+    out["methods"] = {m: {n: by_n[n] for n in sorted(by_n)} for m, by_n in out["methods"].items()}
     out["timings_s"] = timings
     return out
 

@@ -118,6 +118,6 @@ def load_graph(path: str | Path) -> tuple[Graph, np.ndarray, dict]:
     meta = json.loads(str(data["metadata"]))
     if "extra" in data:
         if data["extra"].shape[0] != n:
-            raise InputError(f"{path}: extra node inputs have {data['extra'].shape[0]} rows for N={n}")
+            raise InputError(f"{path}: extra node inputs have {data['extra'].shape[0]} rows for N={n}; rebuild it")
         meta["extra"] = data["extra"]
     return g, data["descriptors"], meta

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoints import accept, discard, fingerprint
 from .engines import make_engine, resolve_engine
 from .engines.base import Engine, MDBlowUp, Thermo
 from .files import InputError, load_npz, metadata_from_npz, save_npz
@@ -133,6 +134,12 @@ def worst_particle(eng: Engine) -> str:
 
 
 # ---------------------------------------------------------------------------- preparation
+def _state_arrays(state: State) -> list[np.ndarray]:
+    """The arrays that define a starting configuration (for checkpoint fingerprints)."""
+    arrays = [state.positions, state.types, state.box, state.image]
+    return arrays if state.velocities is None else [*arrays, state.velocities]
+
+
 def initial_state(n_particles: int, density: float, seed: int) -> State:
     """A simple-cubic lattice start with random A/B types (seeded), at density ρ [σ_AA⁻³]."""
     rng = np.random.default_rng(seed)
@@ -155,13 +162,14 @@ def _save_checkpoint(path: Path, state: State, log: ThermoLog, progress: dict[st
     )
 
 
-def _load_checkpoint(path: Path) -> tuple[State, ThermoLog, dict[str, Any]] | None:
+def _load_checkpoint(path: Path, label: str) -> tuple[State, ThermoLog, dict[str, Any]] | None:
     if not path.exists():
         return None
     try:
         data = load_npz(path, required=("positions", "image", "velocities", "types", "box", "step"))
-    except InputError:
-        return None  # unreadable checkpoint: start over rather than trust it
+    except InputError as err:
+        discard(path, f"unreadable ({err})", label)  # start over rather than trust it
+        return None
     meta = metadata_from_npz(data)
     state = State(
         data["positions"], data["types"], data["box"], data["velocities"], data["image"], int(data["step"])
@@ -180,15 +188,18 @@ def run_phases(
 ) -> tuple[State, ThermoLog]:
     """Run NVT phases in checkpointed segments; resume from ``checkpoint`` if it exists.
 
-    The checkpoint records its ``seed`` and phases and is only reused when they match.
+    The checkpoint records the fingerprint of the seed, phases, MD settings and starting
+    configuration (:mod:`equiglass.checkpoints`) and is only resumed when they all match.
     Returns the final state (with velocities) and the thermodynamic log of all phases.
     """
     ckpt = Path(checkpoint) if checkpoint else None
-    signature = {"seed": seed, "phases": [asdict(p) for p in phases], "md": asdict(md)}
+    signature = fingerprint(settings={"seed": seed, "phases": [asdict(p) for p in phases], "md": asdict(md),
+                                      "minimize_first": minimize_first},
+                            start_configuration=_state_arrays(state))
     log = ThermoLog()
     done = {"phase": 0, "steps": 0, "segment": 0}
-    resumed = _load_checkpoint(ckpt) if ckpt else None
-    if resumed is not None and resumed[2].get("signature") == signature:
+    resumed = _load_checkpoint(ckpt, label) if ckpt else None
+    if resumed is not None and accept(ckpt, resumed[2].get("signature"), signature, label):
         state, log, done = resumed[0], resumed[1], resumed[2]
         print(f"[{label}] resuming from {ckpt} at phase {done['phase']} step {done['steps']}", file=sys.stderr, flush=True)
     else:
@@ -362,14 +373,23 @@ def isoconfigurational(
         seeds=np.zeros(0, np.int64), energy_drift=np.zeros(0), replicas=np.zeros(0, np.int64),
     )
     ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists() and trajectory is None:
+    # a replica's result depends on these only (its velocity seed is derived from `seed` and its index)
+    signature = fingerprint(settings={"temperature": temperature, "steps": steps, "md": asdict(md), "seed": seed},
+                            start_configuration=[state.positions, state.types, state.box])
+    if ckpt is not None and ckpt.exists():
         try:
-            old = load_iso(ckpt)
-            if np.array_equal(old.times, sums.times) and set(old.replicas) <= set(replicas):
-                sums = old
-                print(f"[{label}] resuming: {old.n_replicas} replicas already done", file=sys.stderr, flush=True)
-        except InputError:
-            pass
+            old, meta = load_iso(ckpt), metadata_from_npz(load_npz(ckpt, required=("metadata",)))
+        except (InputError, ValueError) as err:
+            discard(ckpt, f"unreadable ({err})", label)
+        else:
+            if trajectory is not None:
+                discard(ckpt, "a trajectory is requested, so every replica must run again", label)
+            elif accept(ckpt, meta.get("signature"), signature, label):
+                if not set(old.replicas.tolist()) <= set(replicas):
+                    discard(ckpt, f"it holds replicas {old.replicas.tolist()} outside this batch {replicas}", label)
+                else:
+                    sums = old
+                    print(f"[{label}] resuming: {old.n_replicas} replicas already done", file=sys.stderr, flush=True)
     todo = [r for r in replicas if r not in set(sums.replicas.tolist())]
     rep = Reporter(label, len(replicas), "replicas")
     rep.update(len(replicas) - len(todo))
@@ -387,7 +407,7 @@ def isoconfigurational(
         sums.energy_drift = np.append(sums.energy_drift, drift)
         sums.replicas = np.append(sums.replicas, r)
         if ckpt is not None:
-            save_iso(ckpt, sums, types, {"checkpoint": True})
+            save_iso(ckpt, sums, types, {"checkpoint": True, "signature": signature})
         rep.update(sums.n_replicas, fs_A_last=float(fs[-1, 0]), drift=drift)
     rep.close(f"{sums.n_replicas} replicas x {steps[-1]} steps")
     return sums

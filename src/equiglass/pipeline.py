@@ -278,7 +278,8 @@ def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_jso
     state = read_gsd(config_gsd)
     types = load_npz(iso_files[0], required=("types",))["types"]
     if not np.array_equal(types, state.types):
-        raise InputError(f"{iso_files[0]}: particle types differ from {config_gsd}")
+        raise InputError(f"{iso_files[0]}: particle types differ from {config_gsd}; rerun its "
+                         "isoconfigurational jobs")
     meta = {
         "temperature": dj["temperature"], "kind": kind, "n_replicas": sums.n_replicas,
         "timescale_labels": dj["timescale_labels"], "tau_alpha": dj["tau_alpha"],
@@ -417,7 +418,7 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     settings: ``family``, ``hparams``, ``training`` (see TrainSettings), ``seed``,
     ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
     """
-    from .training import TrainSettings, train
+    from .training import TrainSettings, read_train_time, train
 
     tr = dict(settings["training"])
     hp = dict(settings.get("hparams", {}))
@@ -462,7 +463,8 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     write_json(Path(out_dir) / "model.json", {
         "family": art["family"], "n_parameters": art["info"]["training"]["n_parameters"],
         "content_hash": art["content_hash"], "info": art["info"],
-        "provenance": provenance("train", settings, time.perf_counter() - t0),
+        "provenance": provenance("train", settings, time.perf_counter() - t0,
+                                 train_time_s=read_train_time(out_dir)),
     })
     return art["info"]["training"]
 
@@ -482,6 +484,7 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
     art = pred.artifact
     results: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
+    inference_s: dict[str, float] = {}
     for tkey, pairs in test_pairs.items():
         samples = _samples(pairs)
         t_inf = time.perf_counter()
@@ -491,7 +494,8 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
                                        seed=int(settings.get("seed", 0)))
         results[tkey] = {"metrics": metrics, "times": samples[0].times.tolist(),
                          "timescale_labels": samples[0].timescale_labels,
-                         "configurations": [s.name for s in samples], "inference_s_per_configuration": t_inf}
+                         "configurations": [s.name for s in samples]}
+        inference_s[tkey] = t_inf
         for s, p in zip(samples, preds):
             arrays[f"T{tkey}/{s.name}/pred"] = p.astype(np.float32)
             arrays[f"T{tkey}/{s.name}/true"] = s.targets.astype(np.float32)
@@ -500,14 +504,22 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
         "model": art["family"], "train_set": settings.get("set_name"),
         "train_temperatures": art["info"].get("temperatures"),
         "n_parameters": art["info"]["training"]["n_parameters"],
-        "train_time_s": art["info"]["training"].get("train_time_s"),
+        "train_time_s": _train_time(model_path),
         "content_hash": art["content_hash"],
         "results": results,
-        "provenance": provenance("evaluate", settings, time.perf_counter() - t0, model=str(model_path)),
+        "provenance": provenance("evaluate", settings, time.perf_counter() - t0, model=str(model_path),
+                                 inference_s_per_configuration=inference_s),
     }
     save_npz(Path(output).with_suffix(".npz"), **{k.replace("/", "|"): v for k, v in arrays.items()})
     write_json(output, out)
     return out
+
+
+def _train_time(model_path: str | Path) -> float | None:
+    """Training wall time [s] recorded beside a model file (provenance, not a result)."""
+    from .training import read_train_time
+
+    return read_train_time(Path(model_path).parent)
 
 
 def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -523,7 +535,7 @@ def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "pearson": m["pearson"][k], "pearson_sem": m["pearson_sem"][k],
                         "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
                         "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
-                        "n_parameters": ev["n_parameters"], "train_time_s": ev["train_time_s"],
+                        "n_parameters": ev["n_parameters"],
                     })
     return rows
 
@@ -566,7 +578,8 @@ def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: s
         raise InputError(f"unknown data source {settings['source']!r}")
     tkey = temperature_key(settings["temperature"])
     if temperature_key(sample.temperature) != tkey:
-        raise InputError(f"{source_file}: temperature {sample.temperature} but expected T={tkey}")
+        raise InputError(f"{source_file}: temperature {sample.temperature} but expected T={tkey}; put the file "
+                         "in the folder of its temperature")
     write_imported(sample, config_gsd, output, {
         "provenance": provenance("import", settings, time.perf_counter() - t0, source=str(source_file)),
     })
@@ -576,7 +589,7 @@ def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: s
         if path is None:
             continue
         if name not in sample.extra:
-            raise InputError(f"{source_file}: has no {name} positions")
+            raise InputError(f"{source_file}: has no {name} positions; use inputs.positions: thermal")
         st = sample.state
         other = State(sample.extra[name], st.types, st.box).wrapped()
         other.log = {"equiglass/temperature": np.array([sample.temperature])}
@@ -592,7 +605,8 @@ def step_import_dynamics(settings: dict[str, Any], propensity_files: list[str], 
     for f in propensity_files[1:]:
         other = load_propensity(f)
         if not np.array_equal(other["times"], first["times"], equal_nan=True):
-            raise InputError(f"{f}: time grid differs from {propensity_files[0]}")
+            raise InputError(f"{f}: time grid differs from {propensity_files[0]}; set data.times "
+                             "or use files of one dataset per temperature")
     meta = first["meta"]
     times = first["times"].tolist()
     tau = meta.get("tau_alpha", float("nan"))

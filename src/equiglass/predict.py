@@ -97,7 +97,7 @@ def select_frames(selection: str | int | list[int] | None, n_frames: int, source
         except (TypeError, ValueError) as err:
             raise InputError(f"{source}: bad frame selection {item!r} (use e.g. 0,5,-1 or ::10)") from err
         if not -n_frames <= k < n_frames:
-            raise InputError(f"{source}: frame {k} does not exist (the file has {n_frames} frames)")
+            raise InputError(f"{source}: frame {k} does not exist (the file has {n_frames} frames); change --frames")
         out.append(k % n_frames)
     if not out:
         raise InputError(f"{source}: frame selection {selection!r} selects none of its {n_frames} frames")
@@ -138,16 +138,20 @@ def _make_state(positions: Any, labels: Any, box: Any, source: str, fmt: str, fr
                 tilt: Any = None, temperature: float | None = None, **species_kw: bool) -> State:
     pos = np.asarray(positions, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
-        raise InputError(f"{source}: frame {frame}: positions must be (N, 3) with N > 0, got {pos.shape}")
+        raise InputError(f"{source}: frame {frame}: positions must be (N, 3) with N > 0, got {pos.shape}; "
+                         "check the file and --format")
     if not np.all(np.isfinite(pos)):
         bad = np.flatnonzero(~np.isfinite(pos).all(axis=1))
-        raise InputError(f"{source}: frame {frame}: non-finite positions for particles {bad[:10].tolist()}")
+        raise InputError(f"{source}: frame {frame}: non-finite positions for particles {bad[:10].tolist()}; "
+                         "select other frames with --frames")
     if len(np.asarray(labels).reshape(-1)) != len(pos):
-        raise InputError(f"{source}: frame {frame}: {len(labels)} species labels for {len(pos)} particles")
+        raise InputError(f"{source}: frame {frame}: {len(labels)} species labels for {len(pos)} particles; "
+                         "check the file and --format")
     types, mapping = map_species(np.asarray(labels).reshape(-1), **species_kw)
     b = np.asarray(box, dtype=np.float64).reshape(-1)
     if b.shape != (3,):
-        raise InputError(f"{source}: frame {frame}: box must have 3 edges, got {b.tolist()}")
+        raise InputError(f"{source}: frame {frame}: box must have 3 edges, got {b.tolist()}; give an "
+                         "orthorhombic box (or --box)")
     box_ok = bool(np.all(np.isfinite(b)) and np.all(b > 0))
     if box_ok:
         pos = _wrap(pos, b)
@@ -184,7 +188,7 @@ def _read_gsd(p: Path, frames: Any) -> list[State]:
         raise
     except Exception as err:
         raise InputError(f"{p}: cannot read GSD file ({type(err).__name__}: {err}); it is truncated, corrupt "
-                         "or not a GSD file") from err
+                         "or not a GSD file: check it, or pass --format") from err
 
 
 def _read_ase(p: Path, frames: Any, fmt: str) -> list[State]:
@@ -199,7 +203,7 @@ def _read_ase(p: Path, frames: Any, fmt: str) -> list[State]:
         raise InputError(f"{p}: cannot read as a {kind} ({type(err).__name__}: {err}); it is truncated, "
                          "corrupt or in another format (pass --format)") from err
     if not images:
-        raise InputError(f"{p}: no frames found")
+        raise InputError(f"{p}: no frames found; check the file and --format")
     scaled = False
     if fmt == "lammps-dump":
         counts, scaled = _dump_header(p)
@@ -207,7 +211,8 @@ def _read_ase(p: Path, frames: Any, fmt: str) -> list[State]:
         if counts[: len(got)] != got or len(counts) != len(got):
             bad = next((k for k, (c, g) in enumerate(zip(counts, got)) if c != g), min(len(counts), len(got)))
             raise InputError(f"{p}: frame {bad} announces {counts[bad] if bad < len(counts) else '?'} atoms but "
-                             f"{got[bad] if bad < len(got) else 0} were read: the dump is truncated or corrupt")
+                             f"{got[bad] if bad < len(got) else 0} were read: the dump is truncated or corrupt; "
+                             "select complete frames with --frames")
     out = []
     for k in select_frames(frames, len(images), str(p)):
         atoms = images[k]
@@ -256,14 +261,15 @@ def _read_xyz_names(p: Path, frames: Any) -> list[State]:
         try:
             n = int(lines[i].split()[0])
         except ValueError as err:
-            raise InputError(f"{p}: line {i + 1} should hold the particle count, got {lines[i][:40]!r}") from err
+            raise InputError(f"{p}: line {i + 1} should hold the particle count, got {lines[i][:40]!r}; "
+                               "check the file and --format") from err
         if i + 2 + n > len(lines):
             raise InputError(f"{p}: frame {len(blocks)} announces {n} particles but the file ends after "
-                             f"{max(len(lines) - i - 2, 0)}: truncated")
+                             f"{max(len(lines) - i - 2, 0)}: truncated; select complete frames with --frames")
         blocks.append((lines[i + 1], lines[i + 2: i + 2 + n]))
         i += 2 + n
     if not blocks:
-        raise InputError(f"{p}: no frames found")
+        raise InputError(f"{p}: no frames found; check the file and --format")
     out = []
     for k in select_frames(frames, len(blocks), str(p)):
         comment, rows = blocks[k]
@@ -273,7 +279,7 @@ def _read_xyz_names(p: Path, frames: Any) -> list[State]:
             labels = np.array([t[cols["species"]] for t in table])
             pos = np.array([[float(t[cols["pos"] + d]) for d in range(3)] for t in table])
         except (IndexError, ValueError) as err:
-            raise InputError(f"{p}: frame {k}: unreadable particle line ({err})") from err
+            raise InputError(f"{p}: frame {k}: unreadable particle line ({err}); check the file and --format") from err
         m = re.search(r'Lattice="([^"]+)"', comment)
         cell = np.array([float(x) for x in m.group(1).split()]).reshape(3, 3) if m else np.zeros((3, 3))
         out.append(_make_state(pos, labels, np.diag(cell), str(p), "extxyz", k, tilt=cell[~np.eye(3, dtype=bool)]))
@@ -303,7 +309,7 @@ def read_configurations(path: str | Path, frames: str | int | list[int] | None =
     p = Path(path)
     name = detect_format(p, fmt)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found; check the path")
     if name == "gsd":
         return _read_gsd(p, frames)
     if name in ("lammps-dump", "extxyz"):
@@ -667,7 +673,8 @@ def fig_predictions(predictions_gsd: str | Path, output: str | Path, frame: int 
             types = np.asarray(f.particles.typeid)
             values = np.asarray(f.log[f"equiglass/prediction_{k}"], dtype=np.float64)
     except Exception as err:
-        raise InputError(f"{p}: cannot read predictions of frame {frame} ({type(err).__name__}: {err})") from err
+        raise InputError(f"{p}: cannot read predictions of frame {frame} ({type(err).__name__}: {err}); "
+                         "rerun equiglass predict") from err
     mask = np.abs(pos[:, 2]) < slab / 2
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
     vmin, vmax = (float(np.percentile(values, q)) for q in (2, 98))

@@ -32,6 +32,8 @@ import numpy as np
 from .files import InputError, load_npz, save_npz
 from .state import State, write_gsd
 
+# the fix for a published file that does not read as its dataset documents
+ORIGINAL = "use an unmodified file of the published dataset (download it again if it was cut short)"
 BAPST_KEYS = ("positions", "types", "box", "time", "time_indices", "is_values", "metadata")
 GLASSBENCH_KEYS = ("types", "initial_positions", "md_prop")
 GLASSBENCH_TIMES = {
@@ -68,26 +70,26 @@ def _wrap(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def _check_shape(arr: np.ndarray, shape: tuple, name: str, path: Path) -> None:
     if arr.shape != shape:
-        raise InputError(f"{path}: '{name}' has shape {arr.shape}, expected {shape}")
+        raise InputError(f"{path}: '{name}' has shape {arr.shape}, expected {shape}; {ORIGINAL}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise InputError(f"{path}: '{name}' contains NaN or Inf")
+        raise InputError(f"{path}: '{name}' contains NaN or Inf; {ORIGINAL}")
 
 
 def read_bapst(path: str | Path) -> ImportedSample:
     """Read one Bapst et al. pickle (either the full layout or the small test layout)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found; check data.path")
     try:
         with open(p, "rb") as fh:
             d = pickle.load(fh)
     except Exception as err:
-        raise InputError(f"{p}: cannot unpickle ({type(err).__name__}: {err}); truncated or not a Bapst file") from err
+        raise InputError(f"{p}: cannot unpickle ({type(err).__name__}: {err}); truncated or not a Bapst file; {ORIGINAL}") from err
     if not isinstance(d, dict):
-        raise InputError(f"{p}: expected a dict (Bapst et al. layout), got {type(d).__name__}")
+        raise InputError(f"{p}: expected a dict (Bapst et al. layout), got {type(d).__name__}; {ORIGINAL}")
     missing = [k for k in BAPST_KEYS if k not in d]
     if missing:
-        raise InputError(f"{p}: not the Bapst et al. layout, missing keys {missing} (found {sorted(d)})")
+        raise InputError(f"{p}: not the Bapst et al. layout, missing keys {missing} (found {sorted(d)}); {ORIGINAL}")
     pos = np.asarray(d["positions"], dtype=np.float64)
     n = len(pos)
     types = np.asarray(d["types"]).astype(np.int32)
@@ -98,7 +100,7 @@ def read_bapst(path: str | Path) -> ImportedSample:
     time = np.asarray(d["time"], dtype=np.float64)
     idx = np.asarray(d["time_indices"], dtype=int)
     if idx.min() < 0 or idx.max() >= len(time):
-        raise InputError(f"{p}: time_indices {idx.tolist()} out of range of 'time' ({len(time)} values)")
+        raise InputError(f"{p}: time_indices {idx.tolist()} out of range of 'time' ({len(time)} values); {ORIGINAL}")
     is_values = np.asarray(d["is_values"], dtype=np.float64)
     times = time[idx]
     if "targets" in d:
@@ -107,14 +109,14 @@ def read_bapst(path: str | Path) -> ImportedSample:
     elif "trajectory_target_positions" in d:
         traj = d["trajectory_target_positions"]
         if len(traj) != len(idx):
-            raise InputError(f"{p}: trajectory_target_positions has {len(traj)} times, expected {len(idx)}")
+            raise InputError(f"{p}: trajectory_target_positions has {len(traj)} times, expected {len(idx)}; {ORIGINAL}")
         prop = np.stack([np.linalg.norm(np.asarray(x, dtype=np.float64) - pos[None], axis=-1).mean(0) for x in traj])
     else:
-        raise InputError(f"{p}: neither 'targets' nor 'trajectory_target_positions' present: no propensities")
+        raise InputError(f"{p}: neither 'targets' nor 'trajectory_target_positions' present: no propensities; {ORIGINAL}")
     k_tau = [k for k, v in enumerate(is_values) if abs(v - 1 / math.e) < 1e-3]
     meta = d["metadata"] if isinstance(d["metadata"], dict) else {}
     if "temperature" not in meta:
-        raise InputError(f"{p}: metadata has no 'temperature'")
+        raise InputError(f"{p}: metadata has no 'temperature'; add metadata['temperature'] to the pickle")
     state = State(_wrap(pos, box), types, box)
     state.check(str(p))
     return ImportedSample(
@@ -130,7 +132,8 @@ def glassbench_temperature(path: Path) -> str:
         m = re.search(r"T(\d+\.\d+)", part)
         if m:
             return f"{float(m.group(1)):.2f}"
-    raise InputError(f"{path}: cannot tell the temperature (expected a T0.xx folder or file name)")
+    raise InputError(f"{path}: cannot tell the temperature (expected a T0.xx folder or file name); "
+                     "put the files in T0.xx folders as GlassBench does")
 
 
 def read_glassbench(path: str | Path, positions: str = "thermal",
@@ -140,10 +143,10 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
     data = load_npz(p)
     missing = [k for k in GLASSBENCH_KEYS if k not in data]
     if missing:
-        raise InputError(f"{p}: not the GlassBench layout, missing {missing} (found {sorted(data)})")
+        raise InputError(f"{p}: not the GlassBench layout, missing {missing} (found {sorted(data)}); {ORIGINAL}")
     if positions not in GLASSBENCH_POSITIONS or GLASSBENCH_POSITIONS[positions] not in data:
         raise InputError(f"{p}: no '{GLASSBENCH_POSITIONS.get(positions, positions)}' positions "
-                         f"(data.positions = {positions!r}; file has {sorted(data)})")
+                         f"(data.positions = {positions!r}; file has {sorted(data)}): choose another inputs.positions")
     types = np.asarray(data["types"]).astype(np.int32).reshape(-1)
     n = len(types)
     pos = np.asarray(data[GLASSBENCH_POSITIONS[positions]], dtype=np.float64)
@@ -154,17 +157,19 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
     elif prop.ndim == 2 and prop.shape[0] == n and prop.shape[1] != n:
         prop = prop.T  # stored [N, n_times]
     elif not (prop.ndim == 2 and prop.shape[1] == n):
-        raise InputError(f"{p}: md_prop has shape {prop.shape}; expected [N={n}, n_times] or [n_times, N]")
+        raise InputError(f"{p}: md_prop has shape {prop.shape}; expected [N={n}, n_times] or [n_times, N]; {ORIGINAL}")
     if not np.all(np.isfinite(prop)):
-        raise InputError(f"{p}: md_prop contains NaN or Inf")
+        raise InputError(f"{p}: md_prop contains NaN or Inf; {ORIGINAL}")
     box = np.full(3, (n / 1.2) ** (1.0 / 3.0))
     lo, hi = pos.min(), pos.max()
     if hi - lo > box[0] * 1.01:
-        raise InputError(f"{p}: positions span {hi - lo:.3f}, more than the box edge {box[0]:.3f} of N={n} at density 1.2")
+        raise InputError(f"{p}: positions span {hi - lo:.3f}, more than the box edge {box[0]:.3f} of N={n} at density 1.2; "
+                         f"{ORIGINAL}")
     tkey = glassbench_temperature(p)
     grid = (times or {}).get(tkey, GLASSBENCH_TIMES.get(tkey))
     if grid is not None and len(grid) != len(prop):
-        raise InputError(f"{p}: {len(prop)} propensity columns but {len(grid)} times for T={tkey} (data.times)")
+        raise InputError(f"{p}: {len(prop)} propensity columns but {len(grid)} times for T={tkey}; set data.times "
+                         "for this temperature")
     t = np.asarray(grid, dtype=float) if grid is not None else np.full(len(prop), np.nan)
     extra = {k: np.asarray(data[v], dtype=np.float64) for k, v in GLASSBENCH_POSITIONS.items() if v in data}
     state = State(_wrap(pos, box), types, box)
@@ -195,7 +200,7 @@ def scan_dataset(source: str, path: str | Path) -> dict[str, dict[str, list[str]
                 try:
                     temp = float(pickle.load(fh)["metadata"]["temperature"])
                 except Exception as err:
-                    raise InputError(f"{f}: not a Bapst et al. pickle ({err})") from err
+                    raise InputError(f"{f}: not a Bapst et al. pickle ({err}); remove it from data.path") from err
             out.setdefault(f"{temp:.2f}", {"train": [], "test": []})["train"].append(str(f))
     else:
         raise InputError(f"data.source must be simulate, bapst or glassbench, got {source!r}")

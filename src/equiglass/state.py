@@ -18,6 +18,9 @@ import numpy as np
 from .files import InputError, atomic_path
 from .ka import TYPE_NAMES
 
+# the fix for a configuration that fails its checks
+REWRITE = "; regenerate the file (files of the pipeline: delete it and rebuild it (`snakemake <that file>`))"
+
 
 @dataclass
 class State:
@@ -65,21 +68,21 @@ class State:
     def check(self, source: str = "state") -> None:
         """Raise InputError if the configuration is not usable (names ``source``)."""
         if self.positions.ndim != 2 or self.positions.shape[1] != 3:
-            raise InputError(f"{source}: positions must be (N, 3), got {self.positions.shape}")
+            raise InputError(f"{source}: positions must be (N, 3), got {self.positions.shape}{REWRITE}")
         if self.types.shape != (self.n,):
-            raise InputError(f"{source}: types must be (N,)={self.n}, got {self.types.shape}")
+            raise InputError(f"{source}: types must be (N,)={self.n}, got {self.types.shape}{REWRITE}")
         if not np.all(np.isfinite(self.positions)):
             bad = np.flatnonzero(~np.isfinite(self.positions).all(axis=1))
-            raise InputError(f"{source}: non-finite positions for particles {bad[:10].tolist()}")
+            raise InputError(f"{source}: non-finite positions for particles {bad[:10].tolist()}{REWRITE}")
         if self.velocities is not None and not np.all(np.isfinite(self.velocities)):
-            raise InputError(f"{source}: non-finite velocities")
+            raise InputError(f"{source}: non-finite velocities{REWRITE}")
         if not np.all(np.isfinite(self.box)) or np.any(self.box <= 0):
-            raise InputError(f"{source}: box must have positive finite edges, got {self.box}")
+            raise InputError(f"{source}: box must have positive finite edges, got {self.box}{REWRITE}")
         if self.types.min(initial=0) < 0 or self.types.max(initial=0) > 1:
-            raise InputError(f"{source}: types must be 0 (A) or 1 (B), got {np.unique(self.types)}")
+            raise InputError(f"{source}: types must be 0 (A) or 1 (B), got {np.unique(self.types)}{REWRITE}")
         half = self.box / 2 + 1e-4
         if np.any(np.abs(self.positions) > half):
-            raise InputError(f"{source}: positions lie outside the box [-L/2, L/2) of L={self.box}")
+            raise InputError(f"{source}: positions lie outside the box [-L/2, L/2) of L={self.box}{REWRITE}")
 
 
 def maxwell_boltzmann(
@@ -143,7 +146,7 @@ def write_gsd(
 def _frame_to_state(frame: gsd.hoomd.Frame, source: str) -> State:
     box = np.asarray(frame.configuration.box, dtype=np.float64)
     if np.any(box[3:] != 0):
-        raise InputError(f"{source}: triclinic boxes are not supported (tilts {box[3:]})")
+        raise InputError(f"{source}: triclinic boxes are not supported (tilts {box[3:]}); use an orthorhombic box")
     names = list(frame.particles.types)
     typeid = np.asarray(frame.particles.typeid, dtype=np.int32)
     if names[:2] != list(TYPE_NAMES)[: len(names[:2])] and len(names) > 0:
@@ -152,7 +155,7 @@ def _frame_to_state(frame: gsd.hoomd.Frame, source: str) -> State:
         try:
             remap = np.array([lookup[name] for name in names], dtype=np.int32)
         except KeyError as err:
-            raise InputError(f"{source}: particle types {names} are not A/B") from err
+            raise InputError(f"{source}: particle types {names} are not A/B; name the types A and B") from err
         typeid = remap[typeid]
     vel = frame.particles.velocity
     velocities = None if vel is None or not np.any(vel) else np.asarray(vel, dtype=np.float64)
@@ -174,7 +177,7 @@ def read_gsd(path: str | os.PathLike[str], frame: int = -1) -> State:
     """Read one frame of a GSD file as a State (checked for NaN, box and types)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found; check the path, or rerun the step that makes it")
     try:
         with gsd.hoomd.open(p, mode="r") as traj:
             if len(traj) == 0:
@@ -185,7 +188,7 @@ def read_gsd(path: str | os.PathLike[str], frame: int = -1) -> State:
     except Exception as err:
         raise InputError(
             f"{p}: cannot read GSD file ({type(err).__name__}: {err}); it is truncated or "
-            "corrupt: delete it and rerun the step that makes it"
+            "corrupt: delete it and rebuild it (`snakemake <that file>`)"
         ) from err
 
 
@@ -193,11 +196,12 @@ def read_gsd_frames(path: str | os.PathLike[str]) -> list[State]:
     """Read every frame of a GSD file."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found; check the path")
     try:
         with gsd.hoomd.open(p, mode="r") as traj:
             return [_frame_to_state(f, f"{p} frame {k}") for k, f in enumerate(traj)]
     except InputError:
         raise
     except Exception as err:
-        raise InputError(f"{p}: cannot read GSD file ({type(err).__name__}: {err})") from err
+        raise InputError(f"{p}: cannot read GSD file ({type(err).__name__}: {err}); it is truncated or corrupt: "
+                         "delete it and rebuild it (`snakemake <that file>`)") from err

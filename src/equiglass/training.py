@@ -10,6 +10,7 @@ optimizer, scheduler and early stopping is checkpointed every epoch).
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -21,8 +22,9 @@ import numpy as np
 import torch
 
 from .artifact import build_model, make_artifact, save_artifact
+from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
-from .files import atomic_path, write_csv
+from .files import atomic_path, write_csv, write_json
 from .metrics import pearson_columns
 from .models.common import count_parameters
 from .progress import Reporter
@@ -176,28 +178,31 @@ def train(
     runner = _Runner(model, settings.family, device, (mean, std))
     use_amp = bool(settings.amp and device.type == "cuda")
     ckpt_path = out / "checkpoint.pt"
-    signature = {"settings": asdict(settings), "n_train": len(train_samples), "n_val": len(val_samples),
-                 "train": [s.name for s in train_samples], "val": [s.name for s in val_samples]}
+    # what the weights depend on: settings (seed included) and every array the model reads
+    signature = fingerprint(settings=asdict(settings), training_data=sample_arrays(train_samples),
+                            validation_data=sample_arrays(val_samples))
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "best_state": None, "history": [],
-             "bad_epochs": 0, "elapsed": 0.0}
+             "bad_epochs": 0, "elapsed": 0.0, "epoch_times_s": [], "stop_reason": None}
     if ckpt_path.exists():
         try:
             ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-            if ck.get("signature") == signature:
+        except Exception as err:  # unreadable checkpoint: start over
+            discard(ckpt_path, f"unreadable ({type(err).__name__}: {err})", label)
+        else:
+            if accept(ckpt_path, ck.get("signature") if isinstance(ck, dict) else None, signature, label):
                 model.load_state_dict(ck["model"])
                 opt.load_state_dict(ck["optimizer"])
                 if sched is not None and ck.get("scheduler") is not None:
                     sched.load_state_dict(ck["scheduler"])
-                state = ck["state"]
-                print(f"[{label}] resuming after epoch {state['epoch']}", file=sys.stderr, flush=True)
-        except Exception as err:  # unreadable checkpoint: start over
-            print(f"[{label}] ignoring unreadable checkpoint {ckpt_path}: {err}", file=sys.stderr, flush=True)
+                state = {"epoch_times_s": [], "stop_reason": None, **ck["state"]}
+                done = f" (finished: {state['stop_reason']}; writing its outputs)" if state["stop_reason"] else ""
+                print(f"[{label}] resuming after epoch {state['epoch']}{done}", file=sys.stderr, flush=True)
 
     rep = Reporter(label, settings.epochs, "epochs")
     rep.update(state["epoch"])
-    tb = _tensorboard(out)
-    stop_reason = "max epochs"
-    for epoch in range(state["epoch"], settings.epochs):
+    tb = _tensorboard(out) if state["stop_reason"] is None else None
+    stop_reason = state["stop_reason"] or "max epochs"
+    for epoch in range(state["epoch"], settings.epochs if state["stop_reason"] is None else 0):
         ep_start = time.perf_counter()
         model.train()
         order = np.random.default_rng(derive_seed(settings.seed, "shuffle", epoch)).permutation(len(train_samples))
@@ -227,9 +232,9 @@ def train(
         if sched is not None:
             sched.step(val_loss) if settings.lr_schedule == "plateau" else sched.step()
         state["elapsed"] += time.perf_counter() - ep_start
+        state["epoch_times_s"].append(round(time.perf_counter() - ep_start, 3))
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-               "val_rho_A": scores["rho_A"], "val_rho_B": scores["rho_B"],
-               "lr": opt.param_groups[0]["lr"], "time_s": round(state["elapsed"], 2)}
+               "val_rho_A": scores["rho_A"], "val_rho_B": scores["rho_B"], "lr": opt.param_groups[0]["lr"]}
         state["history"].append(row)
         if val_loss < state["best_val"]:
             state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0,
@@ -237,9 +242,16 @@ def train(
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict() if sched is not None else None, "state": state}, tmp)
+        if state["bad_epochs"] >= settings.patience:
+            stop_reason = f"early stopping (no improvement for {settings.patience} epochs)"
+        elif settings.max_time_s is not None and state["elapsed"] >= settings.max_time_s:
+            stop_reason = f"wall-time budget {settings.max_time_s} s"
+        elif epoch + 1 == settings.epochs:
+            stop_reason = "max epochs"
+        else:
+            stop_reason = None
+        state["stop_reason"] = stop_reason
+        _save_checkpoint(ckpt_path, signature, model, opt, sched, state)
         write_csv(out / "history.csv", state["history"])
         rep.update(epoch + 1, loss=row["train_loss"], val=val_loss, rho_A=scores["rho_A"])
         if tb is not None:
@@ -247,23 +259,59 @@ def train(
                 if key != "epoch":
                     tb.add_scalar(key, value, epoch + 1)
             tb.flush()
-        if state["bad_epochs"] >= settings.patience:
-            stop_reason = f"early stopping (no improvement for {settings.patience} epochs)"
+        if stop_reason is not None:
             break
-        if settings.max_time_s is not None and state["elapsed"] >= settings.max_time_s:
-            stop_reason = f"wall-time budget {settings.max_time_s} s"
-            break
+    stop_reason = stop_reason or "max epochs"
     rep.close(f"best epoch {state['best_epoch']} val_loss {state['best_val']:.4f} ({stop_reason})")
+    write_csv(out / "history.csv", state["history"])  # also when a finished checkpoint was resumed
+    _write_timing(out, settings.family, device, state["epoch_times_s"])
     model.load_state_dict(state["best_state"])
     info.update(training={**asdict(settings), "n_parameters": n_params, "best_epoch": state["best_epoch"],
-                          "epochs_run": state["epoch"], "stop_reason": stop_reason,
-                          "train_time_s": round(state["elapsed"], 2), "avg_neighbors": avg_nb,
+                          "epochs_run": state["epoch"], "stop_reason": stop_reason, "avg_neighbors": avg_nb,
                           "train_configurations": [s.name for s in train_samples],
                           "val_configurations": [s.name for s in val_samples]})
     artifact = make_artifact(settings.family, model, n_t, settings.hparams, info,
                              n_descriptors=n_desc, avg_neighbors=avg_nb)
     save_artifact(out / "model.pt", artifact)
     return artifact
+
+
+def sample_arrays(samples: list[Sample]) -> list[np.ndarray]:
+    """Every array a model reads from ``samples`` (for checkpoint fingerprints), in order."""
+    arrays: list[np.ndarray] = []
+    for s in samples:
+        g = s.graph
+        arrays += [g.types, g.src, g.dst, g.vec, g.box, s.descriptors, np.float64(s.temperature)[None]]
+        arrays += [a for a in (s.targets, s.extra) if a is not None]
+    return arrays
+
+
+def _save_checkpoint(path: Path, signature: dict, model, opt, sched, state: dict[str, Any]) -> None:
+    import io
+
+    buf = io.BytesIO()  # serialize first: a failing disk then raises one clear error in write_bytes
+    torch.save({"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None, "state": state}, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _write_timing(out: Path, family: str, device: Any, epoch_times: list[float]) -> None:
+    """Wall-clock times of a training run: ``timing.json``, beside (not inside) the results."""
+    write_json(out / "timing.json", {
+        "family": family, "device": str(device), "epochs_timed": len(epoch_times),
+        "train_time_s": round(float(sum(epoch_times)), 3), "epoch_times_s": epoch_times,
+        "note": "wall-clock times; epochs run before a resume are included when the checkpoint recorded them",
+    })
+
+
+def read_train_time(model_dir: str | Path) -> float | None:
+    """Total training wall time [s] from ``timing.json`` in ``model_dir``, or None."""
+    p = Path(model_dir) / "timing.json"
+    try:
+        return float(json.loads(p.read_text())["train_time_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _tensorboard(out: Path):
@@ -303,12 +351,12 @@ def _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0)
     model = RidgeModel(settings.ridge_alphas).fit(x, y, t, xv, yv, tv)
     elapsed = time.perf_counter() - t0
     info.update(training={**asdict(settings), "n_parameters": model.n_parameters(), "alpha": model.alpha.tolist(),
-                          "train_time_s": round(elapsed, 3),
                           "train_configurations": [s.name for s in train_samples],
                           "val_configurations": [s.name for s in val_samples]})
     artifact = make_artifact("ridge", model, y.shape[1], settings.hparams, info, n_descriptors=x.shape[1])
     save_artifact(out / "model.pt", artifact)
     with atomic_path(out / "history.csv") as tmp:
         tmp.write_text("epoch,train_loss,val_loss\n")
+    _write_timing(out, "ridge", "cpu", [round(elapsed, 3)])
     print(f"[ridge] fitted in {elapsed:.2f}s, alpha per type {model.alpha.tolist()}", file=sys.stderr, flush=True)
     return artifact
