@@ -3,7 +3,8 @@
 # (snakemake-executor-plugin-slurm) without a cluster.
 #
 #   scripts/slurm/local-slurm.sh install   # apt-get install slurm-wlm munge slurmdbd mariadb-server
-#   scripts/slurm/local-slurm.sh start     # munged, mariadbd, slurmdbd, slurmctld, slurmd; waits for idle
+#   scripts/slurm/local-slurm.sh start     # munged, mariadbd, slurmdbd, slurmctld, slurmd; waits
+#                                          # until the node is idle
 #   eval "$(scripts/slurm/local-slurm.sh env)"   # SLURM_CONF for sbatch, sacct, snakemake ...
 #   scripts/slurm/local-slurm.sh status
 #   scripts/slurm/local-slurm.sh stop      # cancels jobs, stops every daemon it started
@@ -20,8 +21,9 @@
 # (CUDA_VISIBLE_DEVICES is set to 0 or 1 in them). Container friendly: no cgroups
 # (proctrack/linuxproc, task/none), every daemon runs as root.
 #
-# Exit status: 0 on success; 3 when SLURM cannot be installed or started here (the message on
-# stderr starts with "local-slurm: cannot"), so that test fixtures can skip with that reason.
+# Exit status: 0 on success; 3 when SLURM cannot be installed or run on this machine at all (no
+# apt-get, not root; the message on stderr starts with "local-slurm: cannot"), so that test
+# fixtures can skip with that reason; 1 on any other failure (a daemon that does not start).
 set -euo pipefail
 
 STATE=${EQUIGLASS_SLURM_DIR:-/tmp/equiglass-slurm}
@@ -190,7 +192,6 @@ MinJobAge=300
 MessageTimeout=10
 SlurmctldTimeout=30
 SlurmdTimeout=60
-SchedulerParameters=defer_batch
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:$GPUS State=UNKNOWN
 PartitionName=cpu Nodes=$node Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$node MaxTime=INFINITE State=UP
@@ -274,8 +275,8 @@ start_munge() {
                 --pid-file="$STATE/run/munged.pid" --log-file="$STATE/log/munged.log"
                 --seed-file="$STATE/munge/munged.seed")
     munged "${args[@]}" 2>/dev/null || munged --force "${args[@]}" \
-        || cannot "start munged (see $STATE/log/munged.log)"
-    wait_for 20 munged test -S "$MUNGE_SOCKET" || cannot "start munged: no socket $MUNGE_SOCKET"
+        || die "cannot start munged (see $STATE/log/munged.log)"
+    wait_for 20 munged test -S "$MUNGE_SOCKET" || die "cannot start munged: no socket $MUNGE_SOCKET"
 }
 
 # shellcheck disable=SC2120  # called with arguments through wait_for
@@ -288,7 +289,7 @@ start_mariadb() {
         mariadb-install-db --no-defaults --datadir="$data" --user=root \
             --auth-root-authentication-method=socket --skip-test-db \
             > "$STATE/log/mariadb-install.log" 2>&1 \
-            || cannot "initialise MariaDB (see $STATE/log/mariadb-install.log)"
+            || die "cannot initialise MariaDB (see $STATE/log/mariadb-install.log)"
     fi
     # not a daemon by itself: run it detached, in its own session
     setsid mariadbd --no-defaults --user=root --datadir="$data" --socket="$DB_SOCKET" \
@@ -297,10 +298,10 @@ start_mariadb() {
         --innodb-log-file-size=64M --innodb-lock-wait-timeout=900 \
         < /dev/null > /dev/null 2>&1 &
     wait_for 60 mariadbd db_client -e 'SELECT 1' \
-        || cannot "start MariaDB (see $STATE/log/mariadbd.log)"
+        || die "cannot start MariaDB (see $STATE/log/mariadbd.log)"
     local pass
     pass=$(db_password)
-    db_client <<EOF || cannot "create the slurm database user"
+    db_client <<EOF || die "cannot create the slurm database user"
 CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$pass';
 CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$pass';
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
@@ -311,9 +312,9 @@ EOF
 start_slurmdbd() {
     running slurmdbd && return 0
     # slurmdbd has no -f: it reads slurmdbd.conf next to $SLURM_CONF
-    slurmdbd || cannot "start slurmdbd (see $STATE/log/slurmdbd.log)"
+    slurmdbd || die "cannot start slurmdbd (see $STATE/log/slurmdbd.log)"
     wait_for 60 slurmdbd sacctmgr -n list cluster \
-        || cannot "reach slurmdbd (see $STATE/log/slurmdbd.log)"
+        || die "cannot reach slurmdbd (see $STATE/log/slurmdbd.log)"
 }
 
 setup_accounts() {
@@ -335,13 +336,14 @@ setup_accounts() {
 
 start_slurmctld() {
     running slurmctld && return 0
-    slurmctld -f "$SLURM_CONF_FILE" || cannot "start slurmctld (see $STATE/log/slurmctld.log)"
-    wait_for 60 slurmctld scontrol ping || cannot "reach slurmctld (see $STATE/log/slurmctld.log)"
+    slurmctld -f "$SLURM_CONF_FILE" || die "cannot start slurmctld (see $STATE/log/slurmctld.log)"
+    wait_for 60 slurmctld scontrol ping \
+        || die "cannot reach slurmctld (see $STATE/log/slurmctld.log)"
 }
 
 start_slurmd() {
     running slurmd && return 0
-    slurmd -f "$SLURM_CONF_FILE" || cannot "start slurmd (see $STATE/log/slurmd.log)"
+    slurmd -f "$SLURM_CONF_FILE" || die "cannot start slurmd (see $STATE/log/slurmd.log)"
 }
 
 node_idle() {
@@ -375,7 +377,7 @@ cmd_start() {
     start_slurmd
     if ! wait_for 90 node node_idle; then
         sinfo -N -l >&2 || true
-        cannot "start SLURM: node $(node_name) not idle after 90 s (see $STATE/log/slurmd.log)"
+        die "cannot start SLURM: node $(node_name) not idle after 90 s (see $STATE/log/slurmd.log)"
     fi
     log "start: running ($(slurm_version), node $(node_name): $(nproc) CPUs," \
         "$(real_memory_mb) MB, gpu:$GPUS); eval \"\$($0 env)\" to use it"
