@@ -431,6 +431,8 @@ our_stray_pids() {
     done
 }
 
+no_jobs() { [ -z "$(squeue -h -o %A 2>/dev/null)" ]; }
+
 cmd_stop() {
     sbin_path
     export SLURM_CONF=$SLURM_CONF_FILE
@@ -440,7 +442,7 @@ cmd_stop() {
         mapfile -t jobs < <(squeue -h -o %A 2>/dev/null)
         if [ "${#jobs[@]}" -gt 0 ]; then
             scancel --full "${jobs[@]}" 2>/dev/null || true
-            wait_for 30 jobs test -z "$(squeue -h -t R,CG,PD -o %A 2>/dev/null)" || true
+            wait_for 30 jobs no_jobs || log "stop: jobs still there after 30 s, stopping anyway"
         fi
     fi
     # each takes about 2 s to exit; in three waves so that slurmdbd outlives slurmctld (the
