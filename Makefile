@@ -1,6 +1,7 @@
 # equiglass: two commands on a fresh machine with Python >= 3.10
 #   make run    # venv + install + the quick pipeline end to end (results/, results/report.html)
 #   make test   # venv + install + the test suite
+#   make test-slurm   # the SLURM profile's executor against a real local SLURM (root, apt-get)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
@@ -11,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
 
-.PHONY: run test test-all lint bench report dry-run clean install
+.PHONY: run test test-all test-slurm lint bench report dry-run clean install
 
 install: $(STAMP)
 
@@ -33,6 +34,11 @@ dry-run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# a real single-node SLURM on localhost (root; apt-get installs slurm-wlm, slurmdbd, munge and
+# mariadb-server once), the SLURM executor driven for real; skipped where it cannot be installed
+test-slurm: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist tests/test_slurm_local.py
 
 test-all: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2

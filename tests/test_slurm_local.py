@@ -1,0 +1,241 @@
+"""A real SLURM on this machine (scripts/slurm/local-slurm.sh): sbatch, sacct, scancel, time
+limits, GPU GRES, and a small workflow through snakemake-executor-plugin-slurm.
+
+Run with `make test-slurm` (pytest -m slurm -p no:xdist): the session fixture installs SLURM
+(apt-get, root) and starts munged, MariaDB, slurmdbd, slurmctld and slurmd, and stops them at the
+end; without -m slurm these tests are skipped (tests/conftest.py). Takes about 3 minutes, most of
+it the one-minute time limit of the TIMEOUT test.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slurm
+
+SCRIPT = REPO / "scripts" / "slurm" / "local-slurm.sh"
+ACCOUNT = os.environ.get("EQUIGLASS_SLURM_ACCOUNT", "testacct")
+UNFINISHED = {"", "PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING"}
+
+
+def local_slurm_script(command: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), command], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def script_message(res: subprocess.CompletedProcess) -> str:
+    lines = [line for line in res.stderr.splitlines() if line.startswith("local-slurm:")]
+    return lines[-1] if lines else res.stderr.strip()[-500:]
+
+
+@dataclass
+class LocalSlurm:
+    """The client side of the local cluster: the environment (SLURM_CONF, PATH) and helpers."""
+
+    env: dict[str, str]
+
+    def run(self, *cmd: str, cwd: Path | None = None, timeout: int = 60) -> str:
+        res = subprocess.run(list(cmd), env=self.env, cwd=cwd, capture_output=True, text=True,
+                             timeout=timeout)
+        assert res.returncode == 0, f"{' '.join(cmd)}: {res.stderr}"
+        return res.stdout
+
+    def sbatch(self, *args: str, cwd: Path) -> str:
+        return self.run("sbatch", "--parsable", *args, cwd=cwd).strip().split(";")[0]
+
+    def sacct(self, *args: str, fields: str = "JobID,State,Elapsed") -> list[dict[str, str]]:
+        out = self.run("sacct", *args, f"--format={fields}", "-P")
+        return list(csv.DictReader(out.splitlines(), delimiter="|"))
+
+    def squeue_state(self, job: str) -> str:
+        return self.run("squeue", "-h", "-j", job, "-o", "%T").strip()
+
+    def wait_finished(self, job: str, timeout: float = 60,
+                      fields: str = "JobID,State,Elapsed") -> dict[str, dict[str, str]]:
+        """sacct rows of a finished job (the job and its steps, by JobID), once the database has
+        its final state and all the fields of the job's row (slurmctld reports to slurmdbd
+        asynchronously: a short job can be COMPLETED in sacct before its Partition is)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = {r["JobID"]: r for r in self.sacct("-j", job, fields=fields)}
+            row = rows.get(job, {})
+            if row.get("State", "").split(" ")[0] not in UNFINISHED and all(row.values()):
+                return rows
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job} not finished after {timeout} s: {rows}")
+            time.sleep(1)
+
+    def wait_running(self, job: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.squeue_state(job) != "RUNNING":
+            assert time.monotonic() < deadline, f"job {job} not running after {timeout} s"
+            time.sleep(0.5)
+
+
+def seconds(elapsed: str) -> int:
+    """sacct's [D-]HH:MM:SS."""
+    days, _, hms = elapsed.rpartition("-")
+    h, m, s = (int(x) for x in hms.split(":"))
+    return int(days or 0) * 86400 + h * 3600 + m * 60 + s
+
+
+@pytest.fixture(scope="session")
+def local_slurm():
+    """Install (if needed) and start the local cluster for the session, stop it afterwards
+    (unless it was already running before). Skips where it cannot be installed here."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("the local SLURM cluster is one per machine: run these tests without xdist "
+                    "(make test-slurm, or pytest -m slurm -p no:xdist)")
+    res = local_slurm_script("install", timeout=1800)
+    if res.returncode != 0:
+        pytest.skip(script_message(res))
+    was_running = local_slurm_script("status").returncode == 0
+    res = local_slurm_script("start")
+    if res.returncode == 3:
+        pytest.skip(script_message(res))
+    assert res.returncode == 0, f"local-slurm.sh start failed:\n{res.stderr}"
+    # the client environment exactly as `eval "$(local-slurm.sh env)"` makes it
+    env_dump = subprocess.run(["bash", "-c", 'eval "$(bash "$0" env)" && env -0', str(SCRIPT)],
+                              capture_output=True, text=True, check=True).stdout
+    env = dict(item.split("=", 1) for item in env_dump.split("\0") if "=" in item)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # snakemake in the jobs too
+    try:
+        yield LocalSlurm(env)
+    finally:
+        if not was_running:
+            res = local_slurm_script("stop")
+            assert res.returncode == 0, f"local-slurm.sh stop failed:\n{res.stderr}"
+
+
+def test_sbatch_wrap_completes_and_sacct_has_it(local_slurm, tmp_path):
+    job = local_slurm.sbatch("--wrap", "sleep 5", cwd=tmp_path)
+    rows = local_slurm.wait_finished(job)
+    assert rows[job]["State"] == "COMPLETED", rows
+    assert rows[f"{job}.batch"]["State"] == "COMPLETED", rows
+    assert 5 <= seconds(rows[job]["Elapsed"]) <= 30, rows
+
+
+def test_time_limit_is_accounted(local_slurm, tmp_path):
+    """sbatch --time (the plugin passes `runtime` as -t minutes) shows as sacct's Timelimit;
+    without it the partition's (MaxTime=INFINITE, no DefaultTime) applies."""
+    fields = "JobID,State,Timelimit"
+    timed = local_slurm.sbatch("--time=3", "--wrap", "true", cwd=tmp_path)
+    untimed = local_slurm.sbatch("--wrap", "true", cwd=tmp_path)
+    assert local_slurm.wait_finished(timed, fields=fields)[timed]["Timelimit"] == "00:03:00"
+    assert local_slurm.wait_finished(untimed, fields=fields)[untimed]["Timelimit"] == "UNLIMITED"
+
+
+@pytest.mark.parametrize("request_gpu", [["--gpus=1"], ["--gres=gpu:1"]])
+def test_gpu_job_on_a_machine_without_gpus(local_slurm, tmp_path, request_gpu):
+    out = tmp_path / "gpu.out"
+    job = local_slurm.sbatch(*request_gpu, "-p", "gpu", "-A", ACCOUNT, "-o", str(out), "--wrap",
+                             "echo $CUDA_VISIBLE_DEVICES", cwd=tmp_path)
+    rows = local_slurm.wait_finished(job, fields="JobID,State,Partition,Account,AllocTRES")
+    assert rows[job]["State"] == "COMPLETED", rows
+    assert rows[job]["Partition"] == "gpu" and rows[job]["Account"] == ACCOUNT, rows
+    assert "gres/gpu=1" in rows[job]["AllocTRES"], rows
+    # one of the two dummy devices
+    assert out.read_text().strip() in {"0", "1"}
+
+
+def test_scancel_gives_cancelled(local_slurm, tmp_path):
+    job = local_slurm.sbatch("--wrap", "sleep 300", cwd=tmp_path)
+    local_slurm.wait_running(job)
+    local_slurm.run("scancel", job)
+    rows = local_slurm.wait_finished(job)
+    assert rows[job]["State"].startswith("CANCELLED"), rows  # "CANCELLED by 0"
+    assert seconds(rows[job]["Elapsed"]) < 60, rows
+
+
+def test_time_limit_gives_timeout(local_slurm, tmp_path):
+    """-t 1: killed about a minute later (OverTimeLimit=0; slurmctld checks limits every ~30 s)."""
+    job = local_slurm.sbatch("-t", "1", "--wrap", "sleep 120", cwd=tmp_path)
+    rows = local_slurm.wait_finished(job, timeout=150, fields="JobID,State,Elapsed,Timelimit")
+    assert rows[job]["State"] == "TIMEOUT", rows
+    assert rows[job]["Timelimit"] == "00:01:00", rows
+    assert 60 <= seconds(rows[job]["Elapsed"]) < 120, rows
+
+
+SNAKEFILE = f"""
+CPU = dict(runtime=2, mem_mb=100, slurm_partition="cpu", slurm_account="{ACCOUNT}")
+
+
+rule all:
+    input:
+        "b.txt",
+        "gpu.txt",
+
+
+rule a:
+    output:
+        "a.txt",
+    resources:
+        **CPU,
+    shell:
+        "echo $SLURM_JOB_ID $SLURM_JOB_PARTITION > {{output}}"
+
+
+rule b:
+    input:
+        "a.txt",
+    output:
+        "b.txt",
+    resources:
+        **CPU,
+    shell:
+        "cat {{input}} > {{output}}; echo $SLURM_JOB_ID $SLURM_JOB_PARTITION >> {{output}}"
+
+
+rule gpu:
+    output:
+        "gpu.txt",
+    resources:
+        runtime=2,
+        mem_mb=100,
+        gpu=1,
+        slurm_partition="gpu",
+        slurm_account="{ACCOUNT}",
+    shell:
+        "echo $SLURM_JOB_ID $SLURM_JOB_PARTITION $CUDA_VISIBLE_DEVICES > {{output}}"
+"""
+
+
+def test_snakemake_slurm_executor(local_slurm, tmp_path):
+    """Three jobs (two CPU, one GPU) through the real plugin; every one is in sacct."""
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    # the plugin waits 40 s before its first status check and 10 s more at each check that
+    # sees nothing finished: 1 s makes this ~30 s instead of ~2 min
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", "2",
+                          "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                          "--seconds-between-status-checks", "1"],
+                         cwd=tmp_path, env=local_slurm.env, capture_output=True, text=True,
+                         timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-5000:]
+    submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", log))
+    assert len(submitted) == 3, log[-5000:]
+    run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    rows = local_slurm.sacct("-X", "--name", run_id,
+                             fields="JobID,JobName,Partition,Account,State,Timelimit,AllocTRES")
+    assert {r["JobID"] for r in rows} == submitted, rows
+    assert all(r["State"] == "COMPLETED" and r["Account"] == ACCOUNT for r in rows), rows
+    assert all(r["Timelimit"] == "00:02:00" for r in rows), rows  # runtime=2
+    assert sorted(r["Partition"] for r in rows) == ["cpu", "cpu", "gpu"], rows
+    gpu = [r for r in rows if r["Partition"] == "gpu"]
+    assert "gres/gpu=1" in gpu[0]["AllocTRES"], rows
+    # the rules ran inside those jobs
+    a_job, a_part = (tmp_path / "a.txt").read_text().split()
+    assert a_job in submitted and a_part == "cpu"
+    gpu_job, gpu_part, cuda = (tmp_path / "gpu.txt").read_text().split()
+    assert gpu_job in submitted and gpu_part == "gpu" and cuda in {"0", "1"}
