@@ -1,6 +1,6 @@
 """Iso-configurational throughput: R replicas in one process vs two processes side by side.
 
-Each replica is ``md.iso_replica`` (fresh Maxwell–Boltzmann velocities, NVE, snapshots on the
+Each replica is ``iso.iso_replica`` (fresh Maxwell–Boltzmann velocities, NVE, snapshots on the
 log grid: what the pipeline runs). Variant "1 process": one worker runs all R replicas one
 after another on one thread; variant "2 processes": two workers (one thread each, so no
 oversubscription on 2 cores) run R/2 replicas each. Workers are started and import everything
@@ -25,7 +25,8 @@ from common import CACHE, T_LIQUID, liquid, log, median, ratio, table
 
 def _worker(state_path: str, replicas: list[int], steps: int, engine: str, barrier, results) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    from equiglass.md import MDSettings, iso_replica, log_time_steps
+    from equiglass.iso import iso_replica, log_time_steps
+    from equiglass.md import MDSettings
     from equiglass.provenance import derive_seed
     from equiglass.state import State
 

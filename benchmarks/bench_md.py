@@ -5,7 +5,7 @@
   liquid (one short melt per N) and timed round-robin (interleaved repeats, medians).
 - Skin scan: NVE steps/s at N = 4096 for skins 0.2…0.5 σ per engine (OpenMM keeps its own
   neighbour list and ignores the skin, so it is not scanned); best vs the default 0.3.
-- Pipeline overhead: wall time of ``md.isoconfigurational`` (one replica, snapshots on the log
+- Pipeline overhead: wall time of ``iso.isoconfigurational`` (one replica, snapshots on the log
   grid) vs the bare engine built from the same state running the same NVE steps in one call.
   Both include building the engine; the cost of one snapshot (``get_state``) is given apart.
 
@@ -132,7 +132,8 @@ def skin_scan(engines: list[str], cfg: dict[str, Any], quick: bool) -> tuple[lis
 def overhead(engines: list[str], cfg: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
     """isoconfigurational (1 replica, log-grid snapshots) vs the bare engine, same NVE steps."""
     from equiglass.engines import make_engine
-    from equiglass.md import MDSettings, isoconfigurational, log_time_steps
+    from equiglass.iso import isoconfigurational, log_time_steps
+    from equiglass.md import MDSettings
     from equiglass.provenance import derive_seed
     from equiglass.state import State, maxwell_boltzmann
 

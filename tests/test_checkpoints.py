@@ -80,7 +80,8 @@ def test_replica_checkpoint_from_another_seed_is_discarded(tmp_path, liquid_256)
 
 
 def test_replica_checkpoint_of_the_same_run_resumes(tmp_path, liquid_256):
-    from equiglass.md import MDSettings, isoconfigurational, load_iso
+    from equiglass.iso import isoconfigurational, load_iso
+    from equiglass.md import MDSettings
 
     md = MDSettings()
     ck = tmp_path / "ck.npz"

@@ -9,7 +9,7 @@ import pytest
 
 from equiglass import dynamics as dyn
 from equiglass.files import InputError
-from equiglass.md import IsoSums, self_intermediate_scattering
+from equiglass.iso import IsoSums, self_intermediate_scattering
 
 
 def make_sums(disp: np.ndarray, types: np.ndarray, times: np.ndarray) -> IsoSums:

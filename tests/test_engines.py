@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from equiglass.engines import available_engines, make_engine
+from equiglass.equilibration import block_mean_error
 from equiglass.ka import pair_energy_forces
 from equiglass.md import MDSettings, equilibration_phases, run_phases
-from equiglass.pipeline import block_mean_error
 
 ENGINES = available_engines()
 ENGINE_PAIRS = list(combinations(ENGINES, 2))

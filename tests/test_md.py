@@ -6,17 +6,15 @@ import numpy as np
 import pytest
 
 from equiglass.engines.base import Engine, Thermo
-from equiglass.md import (
-    MDSettings,
-    equilibration_phases,
+from equiglass.iso import (
     iso_replica,
     isoconfigurational,
     load_iso,
     log_time_steps,
     merge_iso,
-    run_phases,
     save_iso,
 )
+from equiglass.md import MDSettings, equilibration_phases, run_phases
 from equiglass.state import State, kinetic_temperature, maxwell_boltzmann
 
 

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from equiglass import dynamics as dyn
-from equiglass.md import (
-    MDSettings,
-    equilibration_phases,
-    initial_state,
-    isoconfigurational,
-    run_phases,
-)
-from equiglass.pipeline import ageing_check, block_mean_error
+from equiglass.equilibration import ageing_check, block_mean_error
+from equiglass.iso import isoconfigurational
+from equiglass.md import MDSettings, equilibration_phases, initial_state, run_phases
 from equiglass.reference import compare
 
 

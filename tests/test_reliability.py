@@ -147,7 +147,7 @@ def test_md_blow_up_names_step_and_particle(liquid_256, tmp_path):
 
 def test_blow_up_is_retried_with_smaller_dt(tmp_path, liquid_256):
     """An equilibration that blows up with a too large dt is rerun with dt/2 and says so."""
-    from equiglass.pipeline import step_equilibrate
+    from equiglass.steps.simulate import step_equilibrate
 
     settings_ = {"temperature": 1.0, "sample": 0, "seed": 1, "tau_alpha_estimate": 1.5, "n_particles": 256,
                  "density": 1.2, "md": {"dt": 0.04, "segment_time": 5.0},

@@ -49,19 +49,19 @@ def _by_temperature(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, s
 
 
 def cmd_equilibrate(a: argparse.Namespace) -> None:
-    from .pipeline import step_equilibrate
+    from .steps.simulate import step_equilibrate
 
     step_equilibrate(_settings(a.settings), a.output, a.thermo, a.previous)
 
 
 def cmd_iso(a: argparse.Namespace) -> None:
-    from .pipeline import step_isoconfigurational
+    from .steps.simulate import step_isoconfigurational
 
     step_isoconfigurational(_settings(a.settings), a.input, a.output, a.trajectory)
 
 
 def cmd_dynamics(a: argparse.Namespace) -> None:
-    from .pipeline import step_dynamics
+    from .steps.simulate import step_dynamics
 
     groups: dict[str, list[str]] = defaultdict(list)
     for f in a.iso:
@@ -70,49 +70,49 @@ def cmd_dynamics(a: argparse.Namespace) -> None:
 
 
 def cmd_propensity(a: argparse.Namespace) -> None:
-    from .pipeline import step_propensity
+    from .steps.simulate import step_propensity
 
     step_propensity(_settings(a.settings), a.iso, a.dynamics, a.configuration, a.output)
 
 
 def cmd_import(a: argparse.Namespace) -> None:
-    from .pipeline import step_import
+    from .steps.published import step_import
 
     step_import(_settings(a.settings), a.input, a.configuration, a.output, a.inherent, a.cage)
 
 
 def cmd_import_dynamics(a: argparse.Namespace) -> None:
-    from .pipeline import step_import_dynamics
+    from .steps.published import step_import_dynamics
 
     step_import_dynamics(_settings(a.settings), a.propensity, a.output)
 
 
 def cmd_inherent(a: argparse.Namespace) -> None:
-    from .pipeline import step_inherent
+    from .steps.inputs import step_inherent
 
     step_inherent(_settings(a.settings), a.input, a.output)
 
 
 def cmd_cage(a: argparse.Namespace) -> None:
-    from .pipeline import step_cage
+    from .steps.inputs import step_cage
 
     step_cage(_settings(a.settings), a.input, a.output)
 
 
 def cmd_graphs(a: argparse.Namespace) -> None:
-    from .pipeline import step_graph
+    from .steps.inputs import step_graph
 
     step_graph(_settings(a.settings), a.input, a.output)
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from .pipeline import step_train
+    from .steps.learn import step_train
 
     step_train(_settings(a.settings), _pairs(a.train), _pairs(a.val or []), a.dynamics, a.out_dir)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from .pipeline import step_evaluate
+    from .steps.learn import step_evaluate
 
     step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output)
 
@@ -127,7 +127,7 @@ def cmd_predict(a: argparse.Namespace) -> None:
 
 
 def cmd_table(a: argparse.Namespace) -> None:
-    from .pipeline import step_table
+    from .steps.learn import step_table
 
     rows = step_table(a.evaluations, a.output)
     print(f"{len(rows)} rows written to {a.output}")

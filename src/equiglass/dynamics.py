@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .files import InputError
-from .md import IsoSums
+from .iso import IsoSums
 
 INV_E = 1.0 / math.e
 

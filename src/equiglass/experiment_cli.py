@@ -16,26 +16,26 @@ def _settings(text: str) -> dict:
 
 
 def cmd_generalization(a: argparse.Namespace) -> None:
-    from .experiment_steps import step_generalization
+    from .steps.experiments import step_generalization
 
     step_generalization(a.evaluations, a.output, a.figures[0], a.figures[1], a.caption)
 
 
 def cmd_transfer(a: argparse.Namespace) -> None:
-    from .experiment_steps import step_transfer
+    from .steps.experiments import step_transfer
 
     step_transfer(_settings(a.settings), a.model, _pairs(a.pool), _pairs(a.test), a.output, a.figures, a.caption)
 
 
 def cmd_interpret(a: argparse.Namespace) -> None:
-    from .experiment_steps import step_interpret
+    from .steps.experiments import step_interpret
 
     step_interpret(_settings(a.settings), a.model, _pairs(a.pairs), a.configurations, a.output, a.figures[0],
                    a.figures[1], a.caption)
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
-    from .experiment_steps import step_summary
+    from .steps.experiments import step_summary
 
     text = step_summary(a.metrics, a.generalization, a.transfer, a.interpret, a.validation,
                         _settings(a.context) if a.context else {}, a.output)

@@ -1,4 +1,7 @@
-"""Engine-independent MD protocols: preparation, equilibration and iso-configurational runs.
+"""Engine-independent MD: settings, NVT phases in checkpointed segments, blow-up checks.
+
+The protocols built on it live in :mod:`equiglass.equilibration` (melt, quench, equilibrate,
+ageing check) and :mod:`equiglass.iso` (iso-configurational replicas).
 
 All times are in τ (reduced LJ units) and converted to steps with the time step ``dt``.
 Long runs proceed in *segments*: at each segment boundary the state (float64 positions,
@@ -26,8 +29,6 @@ from .ka import KA, box_length, lattice_positions, random_types
 from .progress import Reporter
 from .provenance import derive_seed
 from .state import State, maxwell_boltzmann
-
-Q_FS = 7.25  # wave number of the self-intermediate scattering function [1/σ_AA]
 
 
 @dataclass(frozen=True)
@@ -267,189 +268,6 @@ def equilibration_phases(
     return phases
 
 
-# ----------------------------------------------------------------------- iso-configurational
-def log_time_steps(t_max: float, dt: float, points_per_decade: int = 10) -> np.ndarray:
-    """Log-spaced unique step counts from 1 to t_max/dt (int64, increasing, first = 1)."""
-    n_max = max(int(round(t_max / dt)), 1)
-    n_points = max(int(math.ceil(points_per_decade * math.log10(max(n_max, 10)))) + 1, 2)
-    steps = np.unique(np.round(np.logspace(0, math.log10(n_max), n_points)).astype(np.int64))
-    return steps
-
-
-def self_intermediate_scattering(disp_norm: np.ndarray, q: float = Q_FS) -> np.ndarray:
-    """Isotropic F_s = ⟨sin(q r)/(q r)⟩ per particle for displacement norms ``disp_norm``."""
-    return np.sinc(q * disp_norm / np.pi)
-
-
-@dataclass
-class IsoSums:
-    """Replica sums over an iso-configurational batch (mergeable across batches).
-
-    times : (n_t,) [τ]; sum1/sum2/sum4 : (n_t, N) sums over replicas of |Δr|, |Δr|², |Δr|⁴;
-    fs, msd : (R, n_t, 2) per replica and species (A, B); seeds : (R,); energy_drift : (R,)
-    relative total-energy drift of each NVE replica.
-    """
-
-    times: np.ndarray
-    sum1: np.ndarray
-    sum2: np.ndarray
-    sum4: np.ndarray
-    fs: np.ndarray
-    msd: np.ndarray
-    seeds: np.ndarray
-    energy_drift: np.ndarray
-    replicas: np.ndarray
-
-    @property
-    def n_replicas(self) -> int:
-        return len(self.seeds)
-
-
-def iso_replica(
-    state: State,
-    temperature: float,
-    steps: np.ndarray,
-    md: MDSettings,
-    seed: int,
-    trajectory: list[State] | None = None,
-) -> tuple[np.ndarray, float]:
-    """One NVE replica from ``state`` with fresh Maxwell–Boltzmann velocities (seeded).
-
-    Returns displacement norms |r_i(t) − r_i(0)| (n_t, N) on unwrapped positions and the
-    relative total-energy drift. Appends frames to ``trajectory`` when given.
-    """
-    rng = np.random.default_rng(seed)
-    start = State(state.positions, state.types, state.box, maxwell_boltzmann(state.n, temperature, rng))
-    disp = np.empty((len(steps), state.n), dtype=np.float64)
-    with md.engine_for(start, seed) as eng:
-        eng.set_integrator("nve")
-        r0 = eng.get_state().unwrapped()
-        th0 = eng.thermo()
-        e0 = th0.total_energy
-        current = 0
-        for k, s in enumerate(steps):
-            eng.run(int(s - current))
-            current = int(s)
-            if k % 8 == 7 or k == len(steps) - 1:  # NVE: the total energy must not jump
-                try:
-                    check_thermo(eng.thermo(), None, f"iso replica seed {seed}", th0)
-                except MDBlowUp as err:
-                    raise MDBlowUp(f"{err}; {worst_particle(eng)}") from None
-            now = eng.get_state()
-            d = now.unwrapped() - r0
-            disp[k] = np.sqrt(np.einsum("ij,ij->i", d, d))
-            if trajectory is not None:
-                now.log = {"equiglass/time": np.array([s * md.dt], dtype=np.float64)}
-                trajectory.append(now)
-        th = eng.thermo()
-    drift = abs(th.total_energy - e0) / max(abs(e0), 1e-12)
-    return disp, drift
-
-
-def isoconfigurational(
-    state: State,
-    temperature: float,
-    t_max: float,
-    replicas: list[int],
-    md: MDSettings,
-    seed: int,
-    points_per_decade: int = 10,
-    label: str = "iso",
-    checkpoint: str | Path | None = None,
-    trajectory: list[State] | None = None,
-) -> IsoSums:
-    """Run the replicas ``replicas`` (indices) of an iso-configurational ensemble in NVE.
-
-    Replica r uses velocity seed ``derive_seed(seed, "replica", r)`` so batches of replicas
-    run anywhere combine into the same ensemble. Finished replicas are checkpointed.
-    """
-    steps = log_time_steps(t_max, md.dt, points_per_decade)
-    n_t, n = len(steps), state.n
-    types = state.types
-    sums = IsoSums(
-        times=steps * md.dt,
-        sum1=np.zeros((n_t, n)), sum2=np.zeros((n_t, n)), sum4=np.zeros((n_t, n)),
-        fs=np.zeros((0, n_t, 2)), msd=np.zeros((0, n_t, 2)),
-        seeds=np.zeros(0, np.int64), energy_drift=np.zeros(0), replicas=np.zeros(0, np.int64),
-    )
-    ckpt = Path(checkpoint) if checkpoint else None
-    # a replica's result depends on these only (its velocity seed is derived from `seed` and its index)
-    signature = fingerprint(settings={"temperature": temperature, "steps": steps, "md": asdict(md), "seed": seed},
-                            start_configuration=[state.positions, state.types, state.box])
-    if ckpt is not None and ckpt.exists():
-        try:
-            old, meta = load_iso(ckpt), metadata_from_npz(load_npz(ckpt, required=("metadata",)))
-        except (InputError, ValueError) as err:
-            discard(ckpt, f"unreadable ({err})", label)
-        else:
-            if trajectory is not None:
-                discard(ckpt, "a trajectory is requested, so every replica must run again", label)
-            elif accept(ckpt, meta.get("signature"), signature, label):
-                if not set(old.replicas.tolist()) <= set(replicas):
-                    discard(ckpt, f"it holds replicas {old.replicas.tolist()} outside this batch {replicas}", label)
-                else:
-                    sums = old
-                    print(f"[{label}] resuming: {old.n_replicas} replicas already done", file=sys.stderr, flush=True)
-    todo = [r for r in replicas if r not in set(sums.replicas.tolist())]
-    rep = Reporter(label, len(replicas), "replicas")
-    rep.update(len(replicas) - len(todo))
-    for r in todo:
-        rseed = derive_seed(seed, "replica", r)
-        disp, drift = iso_replica(state, temperature, steps, md, rseed, trajectory)
-        sums.sum1 += disp
-        sums.sum2 += disp**2
-        sums.sum4 += disp**4
-        fs = np.stack([self_intermediate_scattering(disp[:, types == a]).mean(axis=1) for a in (0, 1)], -1)
-        msd = np.stack([(disp[:, types == a] ** 2).mean(axis=1) for a in (0, 1)], -1)
-        sums.fs = np.concatenate([sums.fs, fs[None]])
-        sums.msd = np.concatenate([sums.msd, msd[None]])
-        sums.seeds = np.append(sums.seeds, rseed)
-        sums.energy_drift = np.append(sums.energy_drift, drift)
-        sums.replicas = np.append(sums.replicas, r)
-        if ckpt is not None:
-            save_iso(ckpt, sums, types, {"checkpoint": True, "signature": signature})
-        rep.update(sums.n_replicas, fs_A_last=float(fs[-1, 0]), drift=drift)
-    rep.close(f"{sums.n_replicas} replicas x {steps[-1]} steps")
-    return sums
-
-
-def save_iso(path: str | Path, sums: IsoSums, types: np.ndarray, metadata: dict[str, Any]) -> None:
-    import json
-
-    save_npz(
-        path,
-        times=sums.times, sum1=sums.sum1, sum2=sums.sum2, sum4=sums.sum4, fs=sums.fs, msd=sums.msd,
-        seeds=sums.seeds, energy_drift=sums.energy_drift, replicas=sums.replicas, types=types,
-        metadata=json.dumps(metadata, default=str),
-    )
-
-
-ISO_KEYS = ("times", "sum1", "sum2", "sum4", "fs", "msd", "seeds", "energy_drift", "replicas", "types")
-
-
-def load_iso(path: str | Path) -> IsoSums:
-    data = load_npz(path, required=ISO_KEYS)
-    return IsoSums(**{k: data[k] for k in ISO_KEYS if k != "types"})
-
-
-def merge_iso(parts: list[IsoSums]) -> IsoSums:
-    """Combine batches of replicas of the same configuration (same time grid)."""
-    first = parts[0]
-    for p in parts[1:]:
-        if not np.array_equal(p.times, first.times):
-            raise InputError("iso-configurational batches have different time grids; rerun them together")
-    seen = np.concatenate([p.replicas for p in parts])
-    if len(np.unique(seen)) != len(seen):
-        raise InputError(f"replica indices repeat across batches: {sorted(seen.tolist())}")
-    return IsoSums(
-        times=first.times,
-        sum1=sum(p.sum1 for p in parts), sum2=sum(p.sum2 for p in parts), sum4=sum(p.sum4 for p in parts),
-        fs=np.concatenate([p.fs for p in parts]), msd=np.concatenate([p.msd for p in parts]),
-        seeds=np.concatenate([p.seeds for p in parts]),
-        energy_drift=np.concatenate([p.energy_drift for p in parts]), replicas=seen,
-    )
-
-
 def resolved_md(md: MDSettings) -> MDSettings:
     """Settings with ``engine='auto'`` replaced by the engine that will run (for provenance)."""
     from dataclasses import replace
@@ -458,7 +276,6 @@ def resolved_md(md: MDSettings) -> MDSettings:
 
 
 __all__ = [
-    "KA", "Q_FS", "IsoSums", "MDBlowUp", "MDSettings", "Phase", "ThermoLog", "equilibration_phases",
-    "initial_state", "isoconfigurational", "load_iso", "log_time_steps", "merge_iso", "run_phases",
-    "save_iso", "self_intermediate_scattering",
+    "KA", "MDBlowUp", "MDSettings", "Phase", "ThermoLog", "check_thermo", "equilibration_phases", "initial_state",
+    "resolved_md", "run_phases", "worst_particle",
 ]

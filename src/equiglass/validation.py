@@ -15,7 +15,7 @@ import numpy as np
 
 from .dynamics import diffusion_constant
 from .files import atomic_path, read_json, write_json
-from .md import load_iso
+from .iso import load_iso
 from .reference import compare
 
 

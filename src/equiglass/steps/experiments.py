@@ -16,11 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import experiments as ex
-from .artifact import load_artifact
-from .figures import MODEL_COLORS, MODEL_LABELS, add_caption, savefig
-from .files import atomic_path, read_json, write_csv, write_json
-from .provenance import provenance
+from .. import experiments as ex
+from ..artifact import load_artifact
+from ..figures import MODEL_COLORS, MODEL_LABELS, add_caption, savefig
+from ..files import atomic_path, read_json, write_csv, write_json
+from ..provenance import provenance
 
 
 def _arr(values: list) -> np.ndarray:
@@ -92,12 +92,12 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
     """Sample-efficiency curves of transfer learning (see :func:`equiglass.experiments.transfer`)."""
     import torch
 
-    from .pipeline import _samples
+    from .common import load_samples
 
     torch.set_num_threads(int(settings.get("threads", 2)))
     t0 = time.perf_counter()
     art = load_artifact(source_model)
-    pool, test = _samples(pool_pairs), _samples(test_pairs)
+    pool, test = load_samples(pool_pairs), load_samples(test_pairs)
     tr = settings["transfer"]
     res = ex.transfer(art, pool, test, list(tr["n_configs"]), epochs=tr["readout_epochs"],
                       fine_tune_epochs=tr["fine_tune_epochs"], scratch_epochs=tr["scratch_epochs"], lr=tr["lr"],
@@ -153,13 +153,14 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
     """Learned invariants vs Steinhardt q_l, q̄_l, local density and local energy; probes; a map."""
     import torch
 
-    from .pipeline import _samples, local_energies, md_settings
-    from .state import read_gsd
+    from ..state import read_gsd
+    from .common import load_samples, md_settings
+    from .inputs import local_energies
 
     torch.set_num_threads(int(settings.get("threads", 2)))
     t0 = time.perf_counter()
     art = load_artifact(model_path)
-    samples = _samples(pairs)
+    samples = load_samples(pairs)
     names = samples[0].descriptor_names
     wanted = [f"q{l}" for l in (4, 6, 8)] + [f"qbar{l}" for l in (4, 6, 8)]
     targets: dict[str, list[np.ndarray]] = {}
@@ -220,7 +221,7 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
 
 
 def load_predictor_model(artifact: dict[str, Any]):
-    from .artifact import Predictor
+    from ..artifact import Predictor
 
     return Predictor(artifact).model
 
@@ -230,7 +231,7 @@ def step_summary(metrics_csv: str | Path, generalization_json: str | Path | None
                  interpret_json: str | Path | None, validation_json: str | Path | None, context: dict[str, Any],
                  output_md: str | Path) -> str:
     """``results/summary.md``: our numbers beside the published ones (with the ratio) per experiment."""
-    from .reference import PUBLISHED_SE3_AT_TAU_ALPHA
+    from ..reference import PUBLISHED_SE3_AT_TAU_ALPHA
 
     lines = [f"# equiglass summary — preset {context.get('preset')}", "",
              f"Data: {context.get('what')}. Published values: Pezzicoli et al. 2024 on GlassBench (N = 4096, "

@@ -1,0 +1,164 @@
+"""Learning steps: train, evaluate, table."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import temperature_key
+from ..files import atomic_path, read_json, save_npz, write_csv, write_json
+from ..provenance import provenance
+from .common import load_samples
+
+
+def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val_pairs: list[tuple[str, str]],
+               dynamics_jsons: list[str], out_dir: str | Path) -> dict[str, Any]:
+    """Train one model family on (graph, propensity) pairs; write ``out_dir/model.pt``.
+
+    settings: ``family``, ``hparams``, ``training`` (see TrainSettings), ``seed``,
+    ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
+    """
+    from ..training import TrainSettings, read_train_time, train
+
+    tr = dict(settings["training"])
+    hp = dict(settings.get("hparams", {}))
+    augment = bool(hp.pop("augment_rotations", False))
+    if settings["family"] == "ridge":
+        tr["ridge_alphas"] = tuple(hp.pop("alphas", TrainSettings.ridge_alphas))
+    inputs = settings.get("inputs", {"positions": "thermal", "local_energy": False})
+    if settings["family"] == "se3gnn":
+        hp.setdefault("cutoff", float(settings["graphs"]["cutoff"]))
+    temperature_input = bool(tr.pop("temperature_input", False))
+    n_extra = int(bool(inputs.get("local_energy"))) + int(temperature_input)
+    if settings["family"] in ("se3gnn", "bapst") and n_extra:
+        hp["n_extra"] = n_extra
+    ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]),
+                       augment_rotations=augment, **tr)
+    dyns = [read_json(f) for f in dynamics_jsons]
+    info = {
+        "temperatures": settings["temperatures"],
+        "timescales": {
+            "labels": dyns[0]["timescale_labels"],
+            "mode": dyns[0]["target_mode"],
+            "values": dyns[0]["target_values"],
+            "times_by_temperature": {temperature_key(d["temperature"]): d["target_times"] for d in dyns},
+            "tau_alpha_by_temperature": {temperature_key(d["temperature"]): d["tau_alpha"] for d in dyns},
+        },
+        "inputs": {"positions": inputs.get("positions", "thermal"), "local_energy": bool(inputs.get("local_energy")),
+                   "temperature_input": temperature_input,
+                   "graph_cutoff": float(settings["graphs"]["cutoff"]), "descriptors": settings["descriptors"],
+                   "n_types": 2},
+        "target": {"kind": settings["propensity"]["kind"], "units": "sigma_AA"
+                   if settings["propensity"]["kind"] == "displacement" else "sigma_AA^2"},
+    }
+    from ..dataset import apply_model_inputs
+
+    train_s = [apply_model_inputs(s, info["inputs"]) for s in load_samples(train_pairs)]
+    val_s = [apply_model_inputs(s, info["inputs"]) for s in load_samples(val_pairs)]
+    densities = [s.n / float(np.prod(s.graph.box)) for s in train_s]
+    info["inputs"]["density_range"] = [min(densities), max(densities)]
+    t0 = time.perf_counter()
+    art = train(train_s, val_s, ts, out_dir, label=f"train {settings['family']} {settings.get('set_name', '')}",
+                info=info)
+    write_json(Path(out_dir) / "model.json", {
+        "family": art["family"], "n_parameters": art["info"]["training"]["n_parameters"],
+        "content_hash": art["content_hash"], "info": art["info"],
+        "provenance": provenance("train", settings, time.perf_counter() - t0,
+                                 train_time_s=read_train_time(out_dir)),
+    })
+    return art["info"]["training"]
+
+
+def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
+                  output: str | Path) -> dict[str, Any]:
+    """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale.
+
+    ``test_pairs`` maps temperature key → (graph, propensity) pairs. Writes ``output`` (.json)
+    and the predictions (same name, .npz: one array per test configuration).
+    """
+    from ..artifact import Predictor
+    from ..metrics import evaluate_predictions
+
+    t0 = time.perf_counter()
+    pred = Predictor.load(model_path)
+    art = pred.artifact
+    results: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    inference_s: dict[str, float] = {}
+    for tkey, pairs in test_pairs.items():
+        samples = load_samples(pairs)
+        t_inf = time.perf_counter()
+        preds = [pred.predict(s) for s in samples]
+        t_inf = (time.perf_counter() - t_inf) / max(len(samples), 1)
+        metrics = evaluate_predictions(preds, [s.targets for s in samples], [s.graph.types for s in samples],
+                                       seed=int(settings.get("seed", 0)))
+        results[tkey] = {"metrics": metrics, "times": samples[0].times.tolist(),
+                         "timescale_labels": samples[0].timescale_labels,
+                         "configurations": [s.name for s in samples]}
+        inference_s[tkey] = t_inf
+        for s, p in zip(samples, preds):
+            arrays[f"T{tkey}/{s.name}/pred"] = p.astype(np.float32)
+            arrays[f"T{tkey}/{s.name}/true"] = s.targets.astype(np.float32)
+            arrays[f"T{tkey}/{s.name}/types"] = s.graph.types
+    out = {
+        "model": art["family"], "train_set": settings.get("set_name"),
+        "train_temperatures": art["info"].get("temperatures"),
+        "n_parameters": art["info"]["training"]["n_parameters"],
+        "train_time_s": _train_time(model_path),
+        "content_hash": art["content_hash"],
+        "results": results,
+        "provenance": provenance("evaluate", settings, time.perf_counter() - t0, model=str(model_path),
+                                 inference_s_per_configuration=inference_s),
+    }
+    save_npz(Path(output).with_suffix(".npz"), **{k.replace("/", "|"): v for k, v in arrays.items()})
+    write_json(output, out)
+    return out
+
+
+def _train_time(model_path: str | Path) -> float | None:
+    """Training wall time [s] recorded beside a model file (provenance, not a result)."""
+    from ..training import read_train_time
+
+    return read_train_time(Path(model_path).parent)
+
+
+def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics)."""
+    rows = []
+    for ev in evaluations:
+        for tkey, res in ev["results"].items():
+            for species, m in res["metrics"].items():
+                for k, label in enumerate(res["timescale_labels"]):
+                    rows.append({
+                        "model": ev["model"], "train_set": ev["train_set"], "test_T": float(tkey),
+                        "type": species, "timescale": label, "time": res["times"][k],
+                        "pearson": m["pearson"][k], "pearson_sem": m["pearson_sem"][k],
+                        "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
+                        "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
+                        "n_parameters": ev["n_parameters"],
+                    })
+    return rows
+
+
+def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict[str, Any]]:
+    """Comparison table of every model: CSV and a Markdown version (same name, .md)."""
+    rows = metrics_rows([read_json(f) for f in evaluation_jsons])
+    write_csv(output_csv, rows)
+    md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | pooled ρ | params |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    def f(x: Any, spec: str) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+    for r in rows:
+        md.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {r['type']} | {r['timescale']} | "
+                  f"{f(r['time'], '.3g')} | {f(r['pearson'], '.3f')} ± {f(r['pearson_sem'], '.3f')} | "
+                  f"{f(r['pearson_pooled'], '.3f')} | {r['n_parameters']} |")
+    with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
+        tmp.write_text("\n".join(md) + "\n")
+    return rows
+
+

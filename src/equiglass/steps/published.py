@@ -1,0 +1,76 @@
+"""Published datasets (Bapst et al. 2020 pickles, GlassBench): convert them into the pipeline's files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import temperature_key
+from ..files import InputError, write_json
+from ..provenance import provenance
+from ..state import write_gsd
+
+
+def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: str | Path,
+                output: str | Path, inherent_gsd: str | Path | None = None,
+                cage_gsd: str | Path | None = None) -> dict[str, Any]:
+    """Convert one file of a published dataset (``settings['source']``: bapst | glassbench).
+
+    GlassBench files also hold inherent and cage positions, written to ``inherent_gsd`` and
+    ``cage_gsd`` when given.
+    """
+    from ..readers import read_bapst, read_glassbench, write_imported
+
+    t0 = time.perf_counter()
+    if settings["source"] == "bapst":
+        sample = read_bapst(source_file)
+    elif settings["source"] == "glassbench":
+        sample = read_glassbench(source_file, "thermal", settings.get("times"))
+    else:
+        raise InputError(f"unknown data source {settings['source']!r}")
+    tkey = temperature_key(settings["temperature"])
+    if temperature_key(sample.temperature) != tkey:
+        raise InputError(f"{source_file}: temperature {sample.temperature} but expected T={tkey}; put the file "
+                         "in the folder of its temperature")
+    write_imported(sample, config_gsd, output, {
+        "provenance": provenance("import", settings, time.perf_counter() - t0, source=str(source_file)),
+    })
+    from ..state import State
+
+    for name, path in (("inherent", inherent_gsd), ("cage", cage_gsd)):
+        if path is None:
+            continue
+        if name not in sample.extra:
+            raise InputError(f"{source_file}: has no {name} positions; use inputs.positions: thermal")
+        st = sample.state
+        other = State(sample.extra[name], st.types, st.box).wrapped()
+        other.log = {"equiglass/temperature": np.array([sample.temperature])}
+        write_gsd(path, other)
+    return {"n": sample.state.n, "n_times": len(sample.times)}
+
+
+def step_import_dynamics(settings: dict[str, Any], propensity_files: list[str], output: str | Path) -> dict[str, Any]:
+    """Timescale record of a published dataset at one temperature (what ``dynamics`` gives for MD)."""
+    from ..dataset import load_propensity
+
+    first = load_propensity(propensity_files[0])
+    for f in propensity_files[1:]:
+        other = load_propensity(f)
+        if not np.array_equal(other["times"], first["times"], equal_nan=True):
+            raise InputError(f"{f}: time grid differs from {propensity_files[0]}; set data.times "
+                             "or use files of one dataset per temperature")
+    meta = first["meta"]
+    times = first["times"].tolist()
+    tau = meta.get("tau_alpha", float("nan"))
+    result = {
+        "temperature": float(settings["temperature"]), "tau_alpha": tau, "tau_alpha_err": None,
+        "target_mode": "dataset", "target_values": times, "timescale_labels": meta["timescale_labels"],
+        "target_times": times, "target_times_tau_alpha": meta.get("times_tau_alpha"),
+        "n_configurations": len(propensity_files), "source": settings["source"],
+        "provenance": provenance("import_dynamics", settings),
+    }
+    write_json(output, result)
+    return result
