@@ -21,7 +21,7 @@ import pytest
 from conftest import REPO
 from equiglass.checkpoints import accept, changed_parts, digest, fingerprint
 from equiglass.files import InputError, WriteError, partial_path, write_json
-from equiglass.state import write_gsd
+from equiglass.formats.gsd_files import write_gsd
 
 PY = [sys.executable, "-m", "equiglass"]
 

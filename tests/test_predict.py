@@ -18,15 +18,11 @@ import pytest
 from conftest import REPO
 from equiglass.descriptors import DescriptorSettings, compute_descriptors
 from equiglass.files import InputError
+from equiglass.formats.configurations import read_configurations, select_frames
+from equiglass.formats.gsd_files import write_gsd
 from equiglass.graphs import build_graph
-from equiglass.predict import (
-    check_compatible,
-    predict_configurations,
-    read_configurations,
-    select_frames,
-    write_predictions,
-)
-from equiglass.state import State, write_gsd
+from equiglass.predict import check_compatible, predict_configurations, write_predictions
+from equiglass.state import State
 
 HP = {"mul": 4, "l_max": 1, "n_layers": 2, "radial_hidden": 8, "readout_hidden": 16, "cutoff": 2.0}
 LABELS = ["Fs=0.5", "Fs=0.368"]
@@ -131,7 +127,7 @@ def test_every_format_gives_the_same_configuration(tmp_path, liquid):
 
 
 def test_species_mapping_rules():
-    from equiglass.predict import map_species
+    from equiglass.formats.configurations import map_species
 
     t, _ = map_species(np.array(["B", "A", "A"]))
     assert t.tolist() == [1, 0, 0]  # names win over counts

@@ -11,8 +11,8 @@ import pytest
 from conftest import shared_data
 from equiglass.dataset import load_propensity
 from equiglass.files import InputError
-from equiglass.readers import read_bapst, read_glassbench, scan_dataset, write_imported
-from equiglass.state import read_gsd
+from equiglass.formats.gsd_files import read_gsd
+from equiglass.formats.published import read_bapst, read_glassbench, scan_dataset, write_imported
 
 
 def bapst_dict(n=20, n_traj=4, with_targets=False, rng=None):

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from conftest import REPO
 from equiglass.config import ConfigError, check_config, deep_merge
 from equiglass.files import InputError, load_npz
+from equiglass.formats.gsd_files import read_gsd, write_gsd
+from equiglass.formats.published import read_bapst, read_glassbench
 from equiglass.md import MDBlowUp, MDSettings, equilibration_phases, run_phases
-from equiglass.readers import read_bapst, read_glassbench
-from equiglass.state import State, read_gsd, write_gsd
+from equiglass.state import State
 
 PY = [sys.executable, "-m", "equiglass"]
 
@@ -54,7 +55,7 @@ def test_bad_gsd_files_name_the_file(tmp_path, liquid_256, damage):
             st.box[:] = 0.0
         import gsd.hoomd
 
-        from equiglass.state import _to_frame
+        from equiglass.formats.gsd_files import _to_frame
 
         with gsd.hoomd.open(bad, "w") as f:
             f.append(_to_frame(st))

@@ -184,7 +184,7 @@ def _arrays(path: Path) -> dict:
     import numpy as np
 
     if path.suffix == ".gsd":
-        from equiglass.state import read_gsd
+        from equiglass.formats.gsd_files import read_gsd
 
         st = read_gsd(path)
         return {"positions": st.positions, "velocities": st.velocities, "image": st.image}

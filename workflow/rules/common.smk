@@ -11,7 +11,7 @@ from equiglass.config import ConfigError, check_config, set_name, tau_alpha_gues
 from equiglass.files import InputError
 from equiglass.plan import md_minutes, md_uses_gpu, request_minutes, train_minutes, train_uses_gpu
 from equiglass.provenance import derive_seed
-from equiglass.readers import scan_dataset
+from equiglass.formats.published import scan_dataset
 from equiglass.split import split_samples
 
 try:

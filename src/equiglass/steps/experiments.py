@@ -153,7 +153,7 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
     """Learned invariants vs Steinhardt q_l, q̄_l, local density and local energy; probes; a map."""
     import torch
 
-    from ..state import read_gsd
+    from ..formats.gsd_files import read_gsd
     from .common import load_samples, md_settings
     from .inputs import local_energies
 

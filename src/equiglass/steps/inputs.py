@@ -10,10 +10,10 @@ import numpy as np
 
 from ..descriptors import DescriptorSettings, compute_descriptors
 from ..files import write_json
+from ..formats.gsd_files import read_gsd, write_gsd
 from ..graphs import build_graph, save_graph
 from ..md import MDSettings
 from ..provenance import derive_seed, provenance
-from ..state import read_gsd, write_gsd
 from .common import md_settings, sidecar
 
 

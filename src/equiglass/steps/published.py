@@ -10,8 +10,8 @@ import numpy as np
 
 from ..config import temperature_key
 from ..files import InputError, write_json
+from ..formats.gsd_files import write_gsd
 from ..provenance import provenance
-from ..state import write_gsd
 
 
 def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: str | Path,
@@ -22,7 +22,7 @@ def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: s
     GlassBench files also hold inherent and cage positions, written to ``inherent_gsd`` and
     ``cage_gsd`` when given.
     """
-    from ..readers import read_bapst, read_glassbench, write_imported
+    from ..formats.published import read_bapst, read_glassbench, write_imported
 
     t0 = time.perf_counter()
     if settings["source"] == "bapst":

@@ -14,10 +14,10 @@ from .. import dynamics as dyn
 from ..config import temperature_key
 from ..equilibration import equilibrate, phase_averages
 from ..files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
+from ..formats.gsd_files import read_gsd, write_gsd
 from ..iso import isoconfigurational, load_iso, merge_iso, save_iso
 from ..md import equilibration_phases, initial_state, resolved_md
 from ..provenance import derive_seed, provenance
-from ..state import read_gsd, write_gsd
 from .common import md_settings, sidecar
 
 

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from .files import InputError, load_npz, save_npz
-from .state import State, write_gsd
+from ..files import InputError, load_npz, save_npz
+from ..state import State, wrap_positions
+from .gsd_files import write_gsd
 
 # the fix for a published file that does not read as its dataset documents
 ORIGINAL = "use an unmodified file of the published dataset (download it again if it was cut short)"
@@ -62,10 +63,6 @@ class ImportedSample:
     source: str
     kind: str = "displacement"
     extra: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _wrap(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
-    return positions - box * np.floor(positions / box + 0.5)
 
 
 def _check_shape(arr: np.ndarray, shape: tuple, name: str, path: Path) -> None:
@@ -117,7 +114,7 @@ def read_bapst(path: str | Path) -> ImportedSample:
     meta = d["metadata"] if isinstance(d["metadata"], dict) else {}
     if "temperature" not in meta:
         raise InputError(f"{p}: metadata has no 'temperature'; add metadata['temperature'] to the pickle")
-    state = State(_wrap(pos, box), types, box)
+    state = State(wrap_positions(pos, box), types, box)
     state.check(str(p))
     return ImportedSample(
         state=state, propensity=prop, times=times,
@@ -172,7 +169,7 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
                          "for this temperature")
     t = np.asarray(grid, dtype=float) if grid is not None else np.full(len(prop), np.nan)
     extra = {k: np.asarray(data[v], dtype=np.float64) for k, v in GLASSBENCH_POSITIONS.items() if v in data}
-    state = State(_wrap(pos, box), types, box)
+    state = State(wrap_positions(pos, box), types, box)
     state.check(str(p))
     labels = [f"t={x:g}" if math.isfinite(x) else f"t{k}" for k, x in enumerate(t)]
     return ImportedSample(state=state, propensity=prop, times=t, labels=labels, temperature=float(tkey),
