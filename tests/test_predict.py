@@ -349,7 +349,7 @@ def test_descriptor_model_and_local_energy_inputs_match_training_inputs(tmp_path
     from equiglass.artifact import Predictor, build_model, make_artifact
     from equiglass.dataset import Sample
     from equiglass.md import MDSettings
-    from equiglass.steps.inputs import local_energies
+    from equiglass.model_inputs import local_energies
     from equiglass.training import TrainSettings, train
 
     ds = DescriptorSettings(l_values=(6,), radial_max=2.0, coarse_grain=False)

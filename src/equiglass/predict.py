@@ -144,47 +144,27 @@ def _forced(state: State, radius: float) -> tuple[State, dict[str, Any]]:
     return State(pos, types, box), done
 
 
-def _model_sample(state: State, art: dict[str, Any], inputs: dict[str, Any], timing: dict[str, Any]):
+def model_sample(state: State, art: dict[str, Any], timing: dict[str, Any]):
+    """The model's input for ``state``, built as at training (:mod:`equiglass.model_inputs`)."""
     from .dataset import Sample
-    from .graphs import build_graph
+    from .model_inputs import InputSettings, model_configuration, model_inputs
 
-    family = art["family"]
-    names: list[str] = []
-    desc = np.zeros((state.n, 0), dtype=np.float32)
-    extra = None
-    if inputs.get("positions") == "inherent" or inputs.get("local_energy"):
-        from .md import MDSettings
-
-        t0 = time.perf_counter()
-        with MDSettings(engine="lammps").engine_for(state, seed=0) as eng:
-            if inputs.get("positions") == "inherent":
-                eng.minimize(etol=0.0, ftol=1e-6, max_steps=200_000)
-                state = eng.get_state()
-            energy = eng.per_particle_energy() if inputs.get("local_energy") else None
-        timing["energy_s"] = timing.get("energy_s", 0.0) + time.perf_counter() - t0
-        if energy is not None:
-            extra = energy[:, None].astype(np.float32)
+    inp = InputSettings.from_model_info(_inputs(art["info"]))
     t0 = time.perf_counter()
-    graph = build_graph(state, float(inputs["graph_cutoff"]))
-    timing["graph_s"] = timing.get("graph_s", 0.0) + time.perf_counter() - t0
-    if family in DESCRIPTOR_FAMILIES:
-        from .descriptors import DescriptorSettings, compute_descriptors
-
-        t0 = time.perf_counter()
-        d = dict(inputs.get("descriptors") or {})
-        if "l_values" in d:
-            d["l_values"] = tuple(d["l_values"])
-        values, names = compute_descriptors(state, DescriptorSettings(**d))
-        if extra is not None:
-            values = np.concatenate([values, extra], axis=1)
-            names = [*names, "local_energy"]
-        desc = values.astype(np.float32)
-        timing["descriptors_s"] = timing.get("descriptors_s", 0.0) + time.perf_counter() - t0
-        if desc.shape[1] != int(art["n_descriptors"]):
-            raise InputError(f"the model reads {art['n_descriptors']} descriptors but its recorded settings give "
-                             f"{desc.shape[1]}: the model file's info['inputs'] does not match its weights")
+    if inp.positions == "inherent":  # cage-state models take the given positions (checked, forced)
+        state = model_configuration(state, inp)
+    timing["minimize_s"] = timing.get("minimize_s", 0.0) + time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mi = model_inputs(state, inp, descriptors=art["family"] in DESCRIPTOR_FAMILIES)
+    timing["inputs_s"] = timing.get("inputs_s", 0.0) + time.perf_counter() - t0
+    if mi.descriptors.shape[1] and mi.descriptors.shape[1] != int(art["n_descriptors"]):
+        raise InputError(f"the model reads {art['n_descriptors']} descriptors but its recorded settings give "
+                         f"{mi.descriptors.shape[1]}: the model file's info['inputs'] does not match its weights; "
+                         "retrain it")
     temp = state.log.get("equiglass/temperature")
-    return Sample("predict", graph, desc, names, float(temp[0]) if temp is not None else float("nan"), extra=extra)
+    return Sample("predict", mi.graph, mi.descriptors.astype(np.float32), mi.names,
+                  float(temp[0]) if temp is not None else float("nan"),
+                  extra=None if mi.extra is None else mi.extra.astype(np.float32))
 
 
 def predict_configurations(model_path: str | Path | dict[str, Any], states: list[State], device: str = "cpu",
@@ -205,7 +185,7 @@ def predict_configurations(model_path: str | Path | dict[str, Any], states: list
 
     art = model_path if isinstance(model_path, dict) else load_artifact(model_path)
     info = art["info"]
-    inputs = _inputs(info, str(model_path) if not isinstance(model_path, dict) else "model")
+    _inputs(info, str(model_path) if not isinstance(model_path, dict) else "model")
     radius = neighbour_radius(info, art["family"])
     try:
         dev = pick_device(device)
@@ -232,7 +212,7 @@ def predict_configurations(model_path: str | Path | dict[str, Any], states: list
         else:
             work = st.wrapped()
         work.log = {k2: v for k2, v in st.log.items() if k2 == "equiglass/temperature"}
-        sample = _model_sample(work, art, inputs, timing)
+        sample = model_sample(work, art, timing)
         t0 = time.perf_counter()
         pred = predictor.predict(sample)[: st.n]
         timing["model_s"] = timing.get("model_s", 0.0) + time.perf_counter() - t0

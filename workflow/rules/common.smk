@@ -275,6 +275,7 @@ def train_settings(w):
         "descriptors": config["descriptors"],
         "propensity": config["propensity"],
         "inputs": config["inputs"],
+        "md": config["md"],
     })
 
 

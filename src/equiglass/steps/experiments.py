@@ -154,8 +154,8 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
     import torch
 
     from ..formats.gsd_files import read_gsd
+    from ..model_inputs import local_energies
     from .common import load_samples, md_settings
-    from .inputs import local_energies
 
     torch.set_num_threads(int(settings.get("threads", 2)))
     t0 = time.perf_counter()

@@ -22,6 +22,7 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     settings: ``family``, ``hparams``, ``training`` (see TrainSettings), ``seed``,
     ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
     """
+    from ..model_inputs import InputSettings
     from ..training import TrainSettings, read_train_time, train
 
     tr = dict(settings["training"])
@@ -48,9 +49,8 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
             "times_by_temperature": {temperature_key(d["temperature"]): d["target_times"] for d in dyns},
             "tau_alpha_by_temperature": {temperature_key(d["temperature"]): d["tau_alpha"] for d in dyns},
         },
-        "inputs": {"positions": inputs.get("positions", "thermal"), "local_energy": bool(inputs.get("local_energy")),
-                   "temperature_input": temperature_input,
-                   "graph_cutoff": float(settings["graphs"]["cutoff"]), "descriptors": settings["descriptors"],
+        # how configurations become inputs; prediction rebuilds them from this record
+        "inputs": {**InputSettings.from_settings(settings).record(), "temperature_input": temperature_input,
                    "n_types": 2},
         "target": {"kind": settings["propensity"]["kind"], "units": "sigma_AA"
                    if settings["propensity"]["kind"] == "displacement" else "sigma_AA^2"},
