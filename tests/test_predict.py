@@ -272,7 +272,7 @@ def test_fresh_process_predicts_identically(tmp_path, model_file, liquid):
     assert meta["timescales"]["times_tau_alpha_by_temperature"]["1.00"] == [0.5, 1.0]
     assert meta["frames"][1]["source_frame"] == 1 and meta["timing"]["s_per_configuration"] > 0
 
-    from equiglass.predict import fig_predictions
+    from equiglass.figures.predictions import fig_predictions
 
     fig_predictions(tmp_path / "out.gsd", tmp_path / "fig.png", caption="test")
     assert (tmp_path / "fig.png").stat().st_size > 10_000 and (tmp_path / "fig.pdf").exists()
@@ -341,7 +341,7 @@ def test_workflow_predict_rule_dry_run(tmp_path, liquid):
     assert counts.get("predict") == 1 and counts.get("figure_predictions") == 1
     cmd = next(line for line in res.stdout.splitlines() if "equiglass predict" in line)
     assert re.search(r"--model results/models/se3gnn/T[0-9.+]+/model.pt mine.gsd -o results/predictions/mine ", cmd)
-    assert "-m equiglass.predict figure results/predictions/mine.gsd" in res.stdout
+    assert "-m equiglass figure predictions results/predictions/mine.gsd" in res.stdout
 
 
 def test_descriptor_model_and_local_energy_inputs_match_training_inputs(tmp_path, liquid):

@@ -134,25 +134,14 @@ def cmd_table(a: argparse.Namespace) -> None:
 
 
 def cmd_figure(a: argparse.Namespace) -> None:
-    from . import figures
+    from .figures import draw
 
-    kind, inputs, out = a.kind, a.inputs, a.output
-    if kind == "dynamics":
-        figures.fig_dynamics(inputs, out, a.caption)
-    elif kind == "rho":
-        figures.fig_rho_vs_time(inputs, out, a.caption)
-    elif kind == "scatter":
-        figures.fig_scatter(inputs[0], out, caption=a.caption)
-    elif kind == "snapshot":
-        figures.fig_snapshot(inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None, out,
-                             caption=a.caption)
-    elif kind == "learning":
-        figures.fig_learning_curves({str(Path(p).parent.relative_to(Path(p).parents[2])): p for p in inputs},
-                                    out, a.caption)
+    draw(a.kind, a.inputs, a.output, a.caption, slab=a.slab, frame=a.frame)
 
 
 def cmd_validate(a: argparse.Namespace) -> None:
-    from .validation import fig_validation, validate
+    from .figures import draw
+    from .validation import validate
 
     def by_t(files: list[str], level: int) -> dict[str, list[str]]:
         out: dict[str, list[str]] = defaultdict(list)
@@ -163,7 +152,7 @@ def cmd_validate(a: argparse.Namespace) -> None:
     dyn = {Path(f).stem.lstrip("T"): f for f in a.dynamics}
     res = validate(by_t(a.equilibration, 1), dyn, by_t(a.long or [], 0), a.output)
     if a.figure:
-        fig_validation(a.output, a.figure, a.caption)
+        draw("validation", [a.output], [a.figure], a.caption)
     print(Path(a.output).with_suffix(".md").read_text())
     print("all reference values reproduced within tolerance" if res["all_agree"] else
           "SOME VALUES DISAGREE with the references (see the table)")
@@ -324,11 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True)
     s.set_defaults(func=cmd_table)
 
-    s = sub.add_parser("figure", help="draw one figure (PNG + PDF)")
-    s.add_argument("kind", choices=["dynamics", "rho", "scatter", "snapshot", "learning"])
+    from .figures import KINDS
+
+    s = sub.add_parser("figure", help="draw one figure from result files (PNG + PDF)",
+                       epilog="kinds and what they read:\n" + "\n".join(
+                           f"  {k:<17} {v.reads}" for k, v in KINDS.items()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("kind", choices=list(KINDS))
     s.add_argument("inputs", nargs="+")
-    s.add_argument("--output", required=True)
+    s.add_argument("--output", nargs="+", required=True, help="PNG file(s); a PDF is written next to each")
     s.add_argument("--caption", default="")
+    s.add_argument("--slab", type=float, help="snapshot/predictions: slab thickness |z| < slab/2 [sigma_AA]")
+    s.add_argument("--frame", type=int, help="predictions: frame of the GSD file (default 0)")
     s.set_defaults(func=cmd_figure)
 
     s = sub.add_parser("validate", help="equation of state, tau_alpha, D_A next to reference values")

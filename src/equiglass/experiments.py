@@ -38,14 +38,6 @@ from .training import sample_arrays
 # ----------------------------------------------------------------------- 1. generalization
 
 
-def tau_alpha_index(labels: list[str]) -> int:
-    """Index of the timescale closest to τ_α (label Fs=0.368 or 1tau_a), else the middle one."""
-    for k, lab in enumerate(labels):
-        if lab in ("Fs=0.368", "1tau_a"):
-            return k
-    return len(labels) // 2
-
-
 def generalization(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
     """ρ(model, training set, test T, species, timescale) from evaluation files, as nested lists.
 
@@ -355,5 +347,5 @@ def local_density(sample: Sample, r_shell: float = 1.45) -> np.ndarray:
 
 __all__ = [
     "backbone_parameters", "fit_readout", "freeze_backbone", "generalization", "interpret", "layer_invariants",
-    "local_density", "probe_r2", "tau_alpha_index", "transfer",
+    "local_density", "probe_r2", "transfer",
 ]

@@ -106,6 +106,11 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def float_array(values: Any) -> np.ndarray:
+    """A JSON list (null for NaN) as a float array."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def write_csv(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
     """Write dict rows (same keys) as CSV atomically; an empty list gives an empty file."""
     import csv

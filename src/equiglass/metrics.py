@@ -9,6 +9,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
+TAU_ALPHA_LABELS = ("Fs=0.368", "1tau_a")  # F_s = 1/e (Bapst et al.'s time index 9), or t = 1 τ_α
+
+
+def tau_alpha_index(labels: list[str]) -> int:
+    """Index of the timescale closest to τ_α (label Fs=0.368 or 1tau_a), else the middle one."""
+    for k, lab in enumerate(labels):
+        if lab in TAU_ALPHA_LABELS:
+            return k
+    return len(labels) // 2
+
 
 def pearson_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Pearson ρ of each column: (M, K), (M, K) → (K,); NaN for constant columns or M < 2."""

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import InputError, atomic_path, read_json, write_json
+from .files import InputError, atomic_path, write_json
 from .formats.configurations import INFO_KEY, read_configurations
 from .formats.gsd_files import write_gsd
 from .ka import TYPE_NAMES
@@ -348,68 +348,3 @@ def run_predict(model: str | Path, inputs: list[str | Path], out_prefix: str | P
 
 
 # ------------------------------------------------------------------------------ figure
-def fig_predictions(predictions_gsd: str | Path, output: str | Path, frame: int = 0, slab: float = 2.0,
-                    caption: str = "") -> None:
-    """Slab |z| < slab/2 of one predicted configuration, coloured by the prediction at ≈ τ_α (PNG + PDF)."""
-    import gsd.hoomd
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .figures import savefig
-
-    p = Path(predictions_gsd)
-    meta = read_json(p.with_suffix(".json"))
-    labels = meta["labels"]
-    k = next((i for i, lab in enumerate(labels) if lab in ("Fs=0.368", "1tau_a")), len(labels) // 2)
-    try:
-        with gsd.hoomd.open(p, mode="r") as traj:
-            f = traj[frame]
-            pos = np.asarray(f.particles.position, dtype=np.float64)
-            types = np.asarray(f.particles.typeid)
-            values = np.asarray(f.log[f"equiglass/prediction_{k}"], dtype=np.float64)
-    except Exception as err:
-        raise InputError(f"{p}: cannot read predictions of frame {frame} ({type(err).__name__}: {err}); "
-                         "rerun equiglass predict") from err
-    mask = np.abs(pos[:, 2]) < slab / 2
-    fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    vmin, vmax = (float(np.percentile(values, q)) for q in (2, 98))
-    sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=np.where(types[mask] == 0, 60, 35),
-                    cmap="viridis", vmin=vmin, vmax=vmax, edgecolors="k", linewidths=0.3)
-    ax.set_aspect("equal")
-    model = meta.get("model", {})
-    rec = meta["frames"][frame]
-    where = f"{Path(str(rec.get('source', p))).name} frame {rec.get('source_frame', frame)}"
-    ax.set(xlabel="x [σ]", ylabel="y [σ]", title=f"predicted propensity ({model.get('family', '?')}), {labels[k]}\n"
-                                                   f"{where}, slab |z| < {slab / 2:g} σ")
-    unit = meta.get("units", {}).get("propensity", "sigma_AA").replace("sigma_AA", "σ")
-    fig.colorbar(sc, ax=ax, label=f"propensity [{unit}]")
-    if caption:
-        fig.suptitle(caption, fontsize=9)
-    savefig(fig, output)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m equiglass.predict figure PREDICTIONS.gsd --output PNG`` (used by the workflow)."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m equiglass.predict")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("figure", help="slab snapshot of predicted propensities (PNG + PDF)")
-    s.add_argument("predictions", help="GSD written by `equiglass predict` (its .json sidecar next to it)")
-    s.add_argument("--output", required=True)
-    s.add_argument("--frame", type=int, default=0)
-    s.add_argument("--slab", type=float, default=2.0)
-    s.add_argument("--caption", default="")
-    a = p.parse_args(argv)
-    try:
-        fig_predictions(a.predictions, a.output, a.frame, a.slab, a.caption)
-    except InputError as err:
-        print(f"equiglass.predict {a.command}: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

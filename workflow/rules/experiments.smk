@@ -104,6 +104,7 @@ if EXP["enabled"]:
                                       for s in _interpret_ids()],
         output:
             json="results/experiments/interpretability.json",
+            npz="results/experiments/interpretability.npz",
             corr=report("results/figures/interpretability.png", category="Experiments",
                         subcategory="3 Interpretability", caption="../report/interpretability.rst"),
             map=report("results/figures/interpretability_map.png", category="Experiments",

@@ -25,10 +25,6 @@ PREDICT_INPUTS = _predict_inputs()
 PREDICT_TARGETS = [f"results/predictions/{stem}.{ext}" for stem in PREDICT_INPUTS for ext in ("gsd", "csv", "json")] + [
     f"results/figures/predictions_{stem}.png" for stem in PREDICT_INPUTS
 ]
-# the figure entry point of equiglass.predict (python -m equiglass.predict figure ...)
-if not EQUIGLASS.endswith("-m equiglass"):
-    raise WorkflowError("predict.smk expects EQUIGLASS to end with `python -m equiglass`")
-EQUIGLASS_PREDICT = EQUIGLASS + ".predict"
 PREDICT_STEMS = "|".join(re.escape(s) for s in PREDICT_INPUTS) or "(?!)"
 
 
@@ -84,7 +80,7 @@ rule figure_predictions:
     log:
         "logs/figures/predictions_{stem}.log",
     shell:
-        "{EQUIGLASS_PREDICT} figure {input.gsd} --output {output.png} --slab {params.slab} "
+        "{EQUIGLASS} figure predictions {input.gsd} --output {output.png} --slab {params.slab} "
         "--caption {params.caption:q} 2> {log}"
 
 

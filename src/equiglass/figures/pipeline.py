@@ -1,55 +1,26 @@
-"""Figures (PNG + PDF) with units on axes and one colour per model across all figures."""
+"""Figures of the pipeline's results: dynamics, ρ vs time, predicted vs true, propensity
+snapshots, training curves."""
 
 from __future__ import annotations
 
 import csv
 import math
 from pathlib import Path
-from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from .files import atomic_path, load_npz, read_json
-
-MODEL_COLORS = {"se3gnn": "#d62728", "bapst": "#1f77b4", "descriptor_mlp": "#2ca02c", "ridge": "#9467bd"}
-MODEL_LABELS = {"se3gnn": "SE(3) GNN", "bapst": "Bapst GNN", "descriptor_mlp": "descriptor MLP",
-                "ridge": "ridge (descriptors)"}
-TYPE_MARKERS = {"A": "o", "B": "s"}
-
-
-def _arr(values: Any) -> np.ndarray:
-    """JSON lists (with null for NaN) as float arrays."""
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _num(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def add_caption(fig: plt.Figure, caption: str) -> None:
-    """What was run, in small type below the axes (kept in the saved area by bbox_inches='tight')."""
-    fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=8, color="#444444")
-
-
-def savefig(fig: plt.Figure, path: str | Path) -> None:
-    """Save as PNG (the given path) and PDF next to it, atomically."""
-    p = Path(path)
-    with atomic_path(p) as tmp:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
-    with atomic_path(p.with_suffix(".pdf")) as tmp:
-        fig.savefig(tmp, bbox_inches="tight", format="pdf")
-    plt.close(fig)
-
-
-def _temperature_colors(temps: list[float]) -> dict[float, Any]:
-    """Cold (dark blue) to hot (orange), every shade readable on white."""
-    cmap = plt.get_cmap("plasma")
-    lo, hi = min(temps), max(temps)
-    return {t: cmap(0.45 if hi == lo else 0.05 + 0.75 * (t - lo) / (hi - lo)) for t in temps}
+from ..files import float_array, load_npz, read_json
+from ..metrics import tau_alpha_index
+from .style import (
+    MODEL_COLORS,
+    MODEL_LABELS,
+    TYPE_MARKERS,
+    add_caption,
+    num,
+    plt,
+    savefig,
+    temperature_colors,
+)
 
 
 def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "") -> None:
@@ -60,13 +31,13 @@ def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "
         arr = load_npz(Path(f).with_suffix(".npz"), required=("times", "fs", "msd"))
         runs.append((meta, arr))
     temps = [m["temperature"] for m, _ in runs]
-    colors = _temperature_colors(temps)
+    colors = temperature_colors(temps)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for meta, arr in sorted(runs, key=lambda r: r[0]["temperature"]):
         t, c = meta["temperature"], colors[meta["temperature"]]
         ax1.loglog(arr["times"], arr["msd"][:, 0], "-", color=c, label=f"T={t:.2f} A")
         ax1.loglog(arr["times"], arr["msd"][:, 1], "--", color=c, lw=1)
-        tau = _num(meta["tau_alpha"])
+        tau = num(meta["tau_alpha"])
         ax2.semilogx(arr["times"], arr["fs"][:, 0], "-", color=c, label=f"T={t:.2f}, τ_α={tau:.3g}")
         if "fs_err" in arr and np.all(np.isfinite(arr["fs_err"][:, 0])):
             ax2.fill_between(arr["times"], arr["fs"][:, 0] - arr["fs_err"][:, 0],
@@ -99,13 +70,13 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
             if res is None:
                 continue
             for species, m in res["metrics"].items():
-                ax.errorbar(res["times"], _arr(m["pearson"]), yerr=_arr(m["pearson_sem"]), marker=TYPE_MARKERS[species],
+                ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]), marker=TYPE_MARKERS[species],
                             ls="-" if species == "A" else "--", color=MODEL_COLORS.get(e["model"], "k"),
                             label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}",
                             capsize=2, ms=4, alpha=1.0 if e["train_set"] == widest else 0.45)
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.6)
-        from .reference import PUBLISHED_SE3_AT_TAU_ALPHA
+        from ..reference import PUBLISHED_SE3_AT_TAU_ALPHA
 
         near = min(PUBLISHED_SE3_AT_TAU_ALPHA, key=lambda x: abs(x - temp))
         if abs(near - temp) <= 0.05:
@@ -137,12 +108,12 @@ def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int 
     for ax, tkey in zip(axes[0], temps):
         res = ev["results"][tkey]
         labels = res["timescale_labels"]
-        k = timescale if timescale is not None else _tau_alpha_index(labels)
+        k = timescale if timescale is not None else tau_alpha_index(labels)
         items = [v for name, v in preds.items() if name.startswith(f"T{tkey}|")]
         for a, species, color in ((0, "A", "#444444"), (1, "B", "#ff7f0e")):
             p = np.concatenate([it["pred"][it["types"] == a, k] for it in items])
             t = np.concatenate([it["true"][it["types"] == a, k] for it in items])
-            rho = _num(res["metrics"].get(species, {}).get("pearson", [None] * len(labels))[k])
+            rho = num(res["metrics"].get(species, {}).get("pearson", [None] * len(labels))[k])
             ax.scatter(t, p, s=3, alpha=0.35, color=color, label=f"{species}: ρ = {rho:.2f}", rasterized=True)
         lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
         ax.plot(lims, lims, color="grey", lw=0.8)
@@ -154,13 +125,6 @@ def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int 
     savefig(fig, output)
 
 
-def _tau_alpha_index(labels: list[str]) -> int:
-    for k, lab in enumerate(labels):
-        if lab in ("Fs=0.368", "1tau_a"):
-            return k
-    return len(labels) // 2
-
-
 def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_json: str | Path | None,
                  output: str | Path, slab: float = 2.0, caption: str = "") -> None:
     """Slab |z| < slab/2 of one test configuration coloured by true (and predicted) propensity at ≈ τ_α."""
@@ -170,7 +134,7 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
 
     meta = json.loads(str(prop["metadata"]))
     labels = meta["timescale_labels"]
-    k = _tau_alpha_index(labels)
+    k = tau_alpha_index(labels)
     pos = graph["positions"]
     mask = np.abs(pos[:, 2]) < slab / 2
     panels = [("true propensity", prop["propensity"][k])]
