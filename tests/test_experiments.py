@@ -59,7 +59,7 @@ def test_transfer_and_interpret_run_on_toy_data(toy_samples):  # noqa: F811
     model = small_model()
     art = make_artifact("se3gnn", model, 2, {**HP, "avg_neighbors": 30.0},
                         {"standardization": {"mean": [[0, 0], [0, 0]], "std": [[1, 1], [1, 1]]},
-                         "training": {"n_parameters": 1}}, avg_neighbors=30.0)
+                         "training": {"n_parameters": 1}})
     res = transfer(art, toy_samples[:3], toy_samples[3:], [1, 2], epochs=5, fine_tune_epochs=1, scratch_epochs=1)
     assert set(res["methods"]) == {"frozen", "fine_tune", "scratch", "ridge"}
     assert set(res["methods"]["frozen"]) == {1, 2}

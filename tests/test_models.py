@@ -11,7 +11,8 @@ from equiglass.dataset import Sample, to_batch
 from equiglass.graphs import build_graph
 from equiglass.models.bapst import BapstGNN
 from equiglass.models.common import count_parameters
-from equiglass.models.descriptor import DescriptorMLP, RidgeModel
+from equiglass.models.descriptor import DescriptorMLP
+from equiglass.models.ridge import RidgeModel
 from equiglass.models.se3 import SE3GNN, EquivariantConv, hidden_irreps
 from equiglass.state import State
 

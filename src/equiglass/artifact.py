@@ -20,44 +20,26 @@ import torch
 
 from .dataset import Sample, apply_model_inputs, to_batch
 from .files import InputError, atomic_path
+from .models import registry
 from .provenance import package_versions
 
 FORMAT = "equiglass-model"
 FORMAT_VERSION = 1
 
 
-def build_model(
-    family: str, n_outputs: int, hparams: dict[str, Any], n_descriptors: int = 0, avg_neighbors: float = 40.0
-) -> Any:
-    """Construct an untrained model of ``family`` with ``hparams``."""
-    hp = dict(hparams)
-    if family == "se3gnn":
-        from .models.se3 import SE3GNN
-
-        hp.setdefault("avg_neighbors", avg_neighbors)
-        return SE3GNN(n_outputs=n_outputs, **hp)
-    if family == "bapst":
-        from .models.bapst import BapstGNN
-
-        if "mlp_sizes" in hp:
-            hp["mlp_sizes"] = tuple(hp["mlp_sizes"])
-        return BapstGNN(n_outputs=n_outputs, **hp)
-    if family == "descriptor_mlp":
-        from .models.descriptor import DescriptorMLP
-
-        if "hidden" in hp:
-            hp["hidden"] = tuple(hp["hidden"])
-        return DescriptorMLP(n_inputs=n_descriptors, n_outputs=n_outputs, **hp)
-    if family == "ridge":
-        from .models.descriptor import RidgeModel
-
-        return RidgeModel(**{k: tuple(v) if k == "alphas" else v for k, v in hp.items()})
-    raise InputError(f"unknown model family {family!r} (se3gnn, bapst, descriptor_mlp, ridge)")
+def build_model(family: str, n_outputs: int, hparams: dict[str, Any], n_descriptors: int = 0) -> Any:
+    """An untrained model of ``family`` with constructor arguments ``hparams`` (as stored in model files)."""
+    try:
+        spec = registry.spec(family)
+    except KeyError as err:
+        raise InputError(str(err.args[0])) from None
+    return spec.build(n_outputs, dict(hparams), n_descriptors)
 
 
 def _weights(family: str, model: Any) -> dict[str, torch.Tensor]:
-    if family == "ridge":
-        return model.state()
+    spec = registry.spec(family)
+    if spec.weights is not None:
+        return spec.weights(model)
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
@@ -71,12 +53,11 @@ def content_hash(weights: dict[str, torch.Tensor]) -> str:
 
 def make_artifact(
     family: str, model: Any, n_outputs: int, hparams: dict[str, Any], info: dict[str, Any],
-    n_descriptors: int = 0, avg_neighbors: float = 40.0,
+    n_descriptors: int = 0,
 ) -> dict[str, Any]:
+    """The model-file dictionary of a trained model; ``hparams`` are its constructor arguments."""
     weights = _weights(family, model)
     hp = dict(hparams)
-    if family == "se3gnn":
-        hp.setdefault("avg_neighbors", avg_neighbors)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -136,9 +117,10 @@ class Predictor:
         self.mean = np.asarray(st["mean"], dtype=np.float32)
         self.std = np.asarray(st["std"], dtype=np.float32)
         self.device = torch.device(device)
+        self.spec = registry.spec(self.family)
         model = build_model(self.family, artifact["n_outputs"], artifact["hparams"], artifact["n_descriptors"])
-        if self.family == "ridge":
-            model.load_state(artifact["weights"])
+        if self.spec.load_weights is not None:
+            self.spec.load_weights(model, artifact["weights"])
         else:
             try:
                 model.load_state_dict(artifact["weights"])
@@ -158,15 +140,10 @@ class Predictor:
     @torch.no_grad()
     def predict_standardized(self, sample: Sample) -> np.ndarray:
         sample = apply_model_inputs(sample, self.info.get("inputs", {}))
-        if self.family == "ridge":
-            return self.model.predict(sample.descriptors.astype(np.float64), sample.graph.types)
+        if self.spec.predict is not None:
+            return self.spec.predict(self.model, sample)
         batch = to_batch([sample]).to(self.device)
-        if self.family == "descriptor_mlp":
-            x = torch.as_tensor(sample.descriptors, device=self.device)
-            out = self.model(x, batch.types)
-        else:
-            out = self.model(batch)
-        return out.cpu().numpy()
+        return self.spec.forward(self.model, batch, [sample], None).cpu().numpy()
 
     def predict(self, sample: Sample) -> np.ndarray:
         """Propensities (N, n_outputs) in the units of the training targets."""

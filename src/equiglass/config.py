@@ -27,8 +27,17 @@ class ConfigError(ValueError):
 
 
 def schema() -> dict[str, Any]:
-    text = resources.files("equiglass").joinpath("data/config.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    """The configuration schema, with the model families of the registry filled in."""
+    from .models import registry
+
+    sch = yaml.safe_load(resources.files("equiglass").joinpath("data/config.schema.yaml").read_text())
+    props = sch["properties"]
+    props["models"]["properties"] = {
+        name: {**registry.hparams_schema(name), "description": f"{fam.label}: {fam.reference}"}
+        for name, fam in registry.FAMILIES.items()}
+    props["training"]["properties"]["models"]["items"] = {"enum": registry.names()}
+    props["predict"]["properties"]["model"]["enum"] = registry.names()
+    return sch
 
 
 def schema_path() -> Path:
@@ -133,6 +142,8 @@ def tau_alpha_guess(cfg: dict[str, Any], t: float) -> float:
 
 def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     """Contradictions between keys; raises ConfigError naming them."""
+    from .models import registry
+
     problems: list[str] = []
     temps = [float(t) for t in cfg["temperatures"]]
     keys = [temperature_key(t) for t in temps]
@@ -187,8 +198,8 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     tr = cfg["training"]
     set_keys = [sorted(temperature_key(t) for t in st) for st in tr.get("sets", [temps])]
     for model, msets in tr.get("model_sets", {}).items():
-        if model not in ("se3gnn", "bapst", "descriptor_mlp", "ridge"):
-            problems.append(f"training.model_sets: unknown model family {model!r}")
+        if model not in registry.FAMILIES:
+            problems.append(f"training.model_sets: unknown model family {model!r} ({', '.join(registry.names())})")
         if model not in tr["models"]:
             continue  # a restriction for a model that is not trained (e.g. left by a preset overlay)
         for st in msets:
@@ -197,8 +208,8 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     allowed = {"epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "grad_clip", "patience", "max_time_s",
                "threads", "device", "temperature_input", "amp"}
     for model, over in tr.get("per_model", {}).items():
-        if model not in ("se3gnn", "bapst", "descriptor_mlp", "ridge"):
-            problems.append(f"training.per_model: unknown model family {model!r}")
+        if model not in registry.FAMILIES:
+            problems.append(f"training.per_model: unknown model family {model!r} ({', '.join(registry.names())})")
         for k in over:
             if k not in allowed:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)

@@ -167,7 +167,7 @@ def transfer(
     (a JSON path) the results of each finished n are saved there and a rerun with the same
     source model, settings and data resumes after them.
     """
-    from .models.descriptor import RidgeModel
+    from .models.ridge import RidgeModel
 
     if not pool or not test:
         raise InputError("transfer learning needs target-temperature training and test configurations")

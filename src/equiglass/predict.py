@@ -34,10 +34,10 @@ from .files import InputError, atomic_path, write_json
 from .formats.configurations import INFO_KEY, read_configurations
 from .formats.gsd_files import write_gsd
 from .ka import TYPE_NAMES
+from .models import registry
 from .state import State, wrap_positions
 
 DENSITY_TOLERANCE = 0.05
-DESCRIPTOR_FAMILIES = ("descriptor_mlp", "ridge")
 
 
 # ---------------------------------------------------------------------------- checking
@@ -54,7 +54,7 @@ def neighbour_radius(info: dict[str, Any], family: str | None = None) -> float:
     inputs = _inputs(info)
     r = float(inputs["graph_cutoff"])
     d = inputs.get("descriptors") or {}
-    if family in DESCRIPTOR_FAMILIES and d:
+    if family is not None and registry.family(family).inputs == "descriptors" and d:
         r = max(r, float(d.get("shell_cutoff", 0.0)),
                 float(d.get("radial_max", 0.0)) + 3 * float(d.get("radial_width", 0.0)),
                 float(d.get("coarse_grain_cutoff", 0.0)) if d.get("coarse_grain") else 0.0)
@@ -155,7 +155,7 @@ def model_sample(state: State, art: dict[str, Any], timing: dict[str, Any]):
         state = model_configuration(state, inp)
     timing["minimize_s"] = timing.get("minimize_s", 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
-    mi = model_inputs(state, inp, descriptors=art["family"] in DESCRIPTOR_FAMILIES)
+    mi = model_inputs(state, inp, descriptors=registry.family(art["family"]).inputs == "descriptors")
     timing["inputs_s"] = timing.get("inputs_s", 0.0) + time.perf_counter() - t0
     if mi.descriptors.shape[1] and mi.descriptors.shape[1] != int(art["n_descriptors"]):
         raise InputError(f"the model reads {art['n_descriptors']} descriptors but its recorded settings give "

@@ -21,17 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .artifact import build_model, make_artifact, save_artifact
+from .artifact import make_artifact, save_artifact
 from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
 from .files import atomic_path, write_csv, write_json
 from .metrics import pearson_columns
+from .models import registry
 from .models.common import count_parameters
 from .progress import Reporter
 from .provenance import derive_seed
-
-TORCH_FAMILIES = ("se3gnn", "bapst", "descriptor_mlp")
-FAMILIES = (*TORCH_FAMILIES, "ridge")
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,8 +47,8 @@ class TrainSettings:
     without validation improvement; max_time_s : optional wall-time budget [s] (breaks exact
     reproducibility across machines); seed; threads : torch CPU threads; device :
     ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on CUDA (ignored on the CPU);
-    augment_rotations : random π/2 rotations/reflections of edge vectors
-    (Bapst et al.; useless for the equivariant model); ridge_alphas : penalties tried.
+    augment_rotations : random axis permutations and reflections of the edge vectors of graph
+    models (Bapst et al.; the equivariant model reads cached edge features and needs none).
     """
 
     family: str = "se3gnn"
@@ -67,7 +65,6 @@ class TrainSettings:
     threads: int = 2
     device: str = "auto"
     augment_rotations: bool = False
-    ridge_alphas: tuple[float, ...] = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
     explode_threshold: float = 1e6
     amp: bool = False
 
@@ -89,34 +86,19 @@ def _rotation_augment(vec: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 class _Runner:
-    """Forward passes of one torch model family on lists of samples (with cached edge features)."""
+    """Forward passes of one gradient-trained model family on lists of samples."""
 
     def __init__(self, model: torch.nn.Module, family: str, device: torch.device,
                  standardize: tuple[np.ndarray, np.ndarray]):
         self.model, self.family, self.device, self.standardize = model, family, device, standardize
-        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def _edge_feats(self, samples: list[Sample], batch) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = []
-        for s in samples:
-            key = id(s)
-            if key not in self._cache:
-                with torch.no_grad():
-                    vec = torch.tensor(s.graph.vec, dtype=torch.float32, device=self.device)
-                    self._cache[key] = self.model.edge_features(vec)
-            parts.append(self._cache[key])
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        self.spec = registry.spec(family)
+        self._cache: dict[int, Any] = {}  # per-sample tensors the family keeps during training
 
     def forward(self, samples: list[Sample], gen: torch.Generator | None = None):
         batch = to_batch(samples, self.standardize).to(self.device)
-        if self.family == "se3gnn":
-            return self.model(batch, self._edge_feats(samples, batch)), batch
-        if self.family == "bapst":
-            if gen is not None:
-                batch.vec = _rotation_augment(batch.vec, gen)
-            return self.model(batch), batch
-        x = torch.as_tensor(np.concatenate([s.descriptors for s in samples]), device=self.device)
-        return self.model(x, batch.types), batch
+        if gen is not None:
+            batch.vec = _rotation_augment(batch.vec, gen)
+        return self.spec.forward(self.model, batch, samples, self._cache), batch
 
 
 def validation_scores(pred: list[np.ndarray], true: list[np.ndarray], types: list[np.ndarray]) -> dict[str, float]:
@@ -145,8 +127,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     if not train_samples:
         raise ValueError("no training samples")
-    if settings.family not in FAMILIES:
-        raise ValueError(f"unknown model family {settings.family!r}; choose from {FAMILIES}")
+    if settings.family not in registry.FAMILIES:
+        raise ValueError(f"unknown model family {settings.family!r}; choose from {registry.names()}")
+    spec = registry.spec(settings.family)
     torch.set_num_threads(max(1, settings.threads))
     n_t = train_samples[0].targets.shape[1]
     mean, std = target_statistics(train_samples)
@@ -154,16 +137,19 @@ def train(
     info.setdefault("standardization", {"mean": mean.tolist(), "std": std.tolist()})
     avg_nb = float(np.mean([s.graph.n_edges / s.n for s in train_samples]))
     n_desc = train_samples[0].descriptors.shape[1]
+    extras = {0 if s.extra is None else s.extra.shape[1] for s in train_samples}
+    context = {"graph_cutoff": float(train_samples[0].graph.cutoff), "avg_neighbors": avg_nb,
+               "n_extra": max(extras)}
+    hparams = spec.hparams(settings.hparams, context)
     t0 = time.perf_counter()
-    if settings.family == "ridge":
-        return _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0)
+    if spec.closed_form:
+        return _fit_closed_form(spec, hparams, train_samples, val_samples, settings, out, mean, std, info, t0)
 
     device = pick_device(settings.device)
     torch.manual_seed(derive_seed(settings.seed, "init"))
-    model = build_model(settings.family, n_t, settings.hparams, n_descriptors=n_desc, avg_neighbors=avg_nb)
-    if settings.family == "descriptor_mlp":
-        x = np.concatenate([s.descriptors for s in train_samples])
-        model.set_normalization(x.mean(axis=0), x.std(axis=0))
+    model = spec.build(n_t, hparams, n_desc)
+    if spec.setup is not None:
+        spec.setup(model, train_samples)
     model.to(device)
     n_params = count_parameters(model)
     print(f"[{label}] {settings.family}: {n_params} parameters, {len(train_samples)} train / "
@@ -270,8 +256,7 @@ def train(
                           "epochs_run": state["epoch"], "stop_reason": stop_reason, "avg_neighbors": avg_nb,
                           "train_configurations": [s.name for s in train_samples],
                           "val_configurations": [s.name for s in val_samples]})
-    artifact = make_artifact(settings.family, model, n_t, settings.hparams, info,
-                             n_descriptors=n_desc, avg_neighbors=avg_nb)
+    artifact = make_artifact(settings.family, model, n_t, hparams, info, n_descriptors=n_desc)
     save_artifact(out / "model.pt", artifact)
     return artifact
 
@@ -337,26 +322,20 @@ def evaluate_loss(runner: _Runner, samples: list[Sample], mean: np.ndarray, std:
     return float(np.mean(losses)), validation_scores(preds, trues, types)
 
 
-def _train_ridge(train_samples, val_samples, settings, out, mean, std, info, t0) -> dict[str, Any]:
-    from .models.descriptor import RidgeModel
-
-    def stack(samples):
-        x = np.concatenate([s.descriptors for s in samples]).astype(np.float64)
-        t = np.concatenate([s.graph.types for s in samples])
-        y = (np.concatenate([s.targets for s in samples]) - mean[t]) / std[t]
-        return x, y, t
-
-    x, y, t = stack(train_samples)
-    xv, yv, tv = stack(val_samples) if val_samples else (None, None, None)
-    model = RidgeModel(settings.ridge_alphas).fit(x, y, t, xv, yv, tv)
+def _fit_closed_form(spec, hparams, train_samples, val_samples, settings, out, mean, std, info, t0) -> dict[str, Any]:
+    """Families fitted in closed form (ridge): fit, write the model file, an empty history and timing."""
+    model = spec.fit(spec.build(train_samples[0].targets.shape[1], hparams, train_samples[0].descriptors.shape[1]),
+                     train_samples, val_samples, (mean, std))
     elapsed = time.perf_counter() - t0
-    info.update(training={**asdict(settings), "n_parameters": model.n_parameters(), "alpha": model.alpha.tolist(),
+    info.update(training={**asdict(settings), "n_parameters": model.n_parameters(),
+                          **({"alpha": model.alpha.tolist()} if hasattr(model, "alpha") else {}),
                           "train_configurations": [s.name for s in train_samples],
                           "val_configurations": [s.name for s in val_samples]})
-    artifact = make_artifact("ridge", model, y.shape[1], settings.hparams, info, n_descriptors=x.shape[1])
+    artifact = make_artifact(settings.family, model, train_samples[0].targets.shape[1], hparams, info,
+                             n_descriptors=train_samples[0].descriptors.shape[1])
     save_artifact(out / "model.pt", artifact)
     with atomic_path(out / "history.csv") as tmp:
         tmp.write_text("epoch,train_loss,val_loss\n")
-    _write_timing(out, "ridge", "cpu", [round(elapsed, 3)])
-    print(f"[ridge] fitted in {elapsed:.2f}s, alpha per type {model.alpha.tolist()}", file=sys.stderr, flush=True)
+    _write_timing(out, settings.family, "cpu", [round(elapsed, 3)])
+    print(f"[{settings.family}] fitted in {elapsed:.2f}s", file=sys.stderr, flush=True)
     return artifact

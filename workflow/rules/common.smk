@@ -5,13 +5,13 @@ import shlex
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from equiglass.config import ConfigError, check_config, set_name, tau_alpha_guess, temperature_key
 from equiglass.files import InputError
 from equiglass.plan import md_minutes, md_uses_gpu, request_minutes, train_minutes, train_uses_gpu
 from equiglass.provenance import derive_seed
 from equiglass.formats.published import scan_dataset
+from equiglass.models import registry
 from equiglass.split import split_samples
 
 try:
@@ -19,8 +19,7 @@ try:
 except ConfigError as _err:
     raise WorkflowError(str(_err)) from None
 config.clear()
-config.update(_checked)
-validate(config, "../schemas/config.schema.yaml")
+config.update(_checked)  # validated against the schema (families from the model registry), defaults filled
 
 TEMPS = [temperature_key(t) for t in config["temperatures"]]
 SOURCE = config["data"]["source"]
@@ -151,7 +150,7 @@ wildcard_constraints:
     T=r"\d+\.\d\d",
     s=r"\d{3}",
     b=r"\d{2}",
-    model="|".join(["se3gnn", "bapst", "descriptor_mlp", "ridge"]),
+    model="|".join(registry.names()),
     trainset=r"T[0-9.+]+",
 
 

@@ -11,10 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from ..files import atomic_path
+from ..models import registry
 
-MODEL_COLORS = {"se3gnn": "#d62728", "bapst": "#1f77b4", "descriptor_mlp": "#2ca02c", "ridge": "#9467bd"}
-MODEL_LABELS = {"se3gnn": "SE(3) GNN", "bapst": "Bapst GNN", "descriptor_mlp": "descriptor MLP",
-                "ridge": "ridge (descriptors)"}
+MODEL_COLORS = {name: fam.color for name, fam in registry.FAMILIES.items()}
+MODEL_LABELS = {name: fam.label for name, fam in registry.FAMILIES.items()}
 TYPE_MARKERS = {"A": "o", "B": "s"}
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .common import GraphBatch, scatter_sum, select_by_type
+from .spec import ModelSpec
 
 
 def sonnet_linear(n_in: int, n_out: int) -> nn.Linear:
@@ -106,3 +107,16 @@ class BapstGNN(nn.Module):
         w_e, w_s, w_r = first.weight[:, :k], first.weight[:, k: 2 * k], first.weight[:, 2 * k:]
         pre = edge_in @ w_e.T + (node_in @ w_s.T)[src] + (node_in @ w_r.T)[dst] + first.bias
         return self.edge_core[1:](pre)
+
+
+def _hparams(hp: dict, context: dict) -> dict:
+    out = dict(hp)
+    if context.get("n_extra"):
+        out["n_extra"] = int(context["n_extra"])
+    return out
+
+
+SPEC = ModelSpec(
+    build=lambda n_outputs, hp, n_descriptors=0: BapstGNN(
+        n_outputs=n_outputs, **{**hp, "mlp_sizes": tuple(hp.get("mlp_sizes", (64, 64)))}),
+    hparams=_hparams, forward=lambda model, batch, samples, cache: model(batch))

@@ -32,6 +32,7 @@ from torch import nn
 
 from .common import GraphBatch, edge_spherical_harmonics, radial_basis, scatter_sum, select_by_type
 from .fused_tp import FusedUVUTensorProduct
+from .spec import ModelSpec
 
 
 def hidden_irreps(mul: int, l_max: int, mul_scalar: int | None = None) -> o3.Irreps:
@@ -218,3 +219,31 @@ class SE3GNN(nn.Module):
         """Standardized propensities (N, n_outputs)."""
         feats = self.features(batch, edge_feats)
         return select_by_type(self.readout(self.invariants(feats)), batch.types, self.n_outputs)
+
+
+def _hparams(hp: dict, context: dict) -> dict:
+    """Constructor arguments: the graph cutoff, the neighbour count and node extras of the data."""
+    out = dict(hp)
+    out.setdefault("cutoff", float(context["graph_cutoff"]))
+    out.setdefault("avg_neighbors", float(context["avg_neighbors"]))
+    if context.get("n_extra"):
+        out["n_extra"] = int(context["n_extra"])
+    return out
+
+
+def _forward(model: SE3GNN, batch: GraphBatch, samples, cache: dict | None) -> torch.Tensor:
+    """With ``cache``, each sample's edge spherical harmonics and radial bases are computed once."""
+    if cache is None:
+        return model(batch)
+    parts = []
+    for s in samples:
+        if id(s) not in cache:
+            with torch.no_grad():
+                vec = torch.tensor(s.graph.vec, dtype=torch.float32, device=batch.vec.device)
+                cache[id(s)] = model.edge_features(vec)
+        parts.append(cache[id(s)])
+    return model(batch, (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])))
+
+
+SPEC = ModelSpec(build=lambda n_outputs, hp, n_descriptors=0: SE3GNN(n_outputs=n_outputs, **hp),
+                 hparams=_hparams, forward=_forward)

@@ -23,22 +23,16 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
     """
     from ..model_inputs import InputSettings
+    from ..models import registry
     from ..training import TrainSettings, read_train_time, train
 
     tr = dict(settings["training"])
     hp = dict(settings.get("hparams", {}))
-    augment = bool(hp.pop("augment_rotations", False))
-    if settings["family"] == "ridge":
-        tr["ridge_alphas"] = tuple(hp.pop("alphas", TrainSettings.ridge_alphas))
-    inputs = settings.get("inputs", {"positions": "thermal", "local_energy": False})
-    if settings["family"] == "se3gnn":
-        hp.setdefault("cutoff", float(settings["graphs"]["cutoff"]))
+    for key in registry.family(settings["family"]).train_options:  # hyperparameters that are training settings
+        if key in hp:
+            tr[key] = hp.pop(key)
     temperature_input = bool(tr.pop("temperature_input", False))
-    n_extra = int(bool(inputs.get("local_energy"))) + int(temperature_input)
-    if settings["family"] in ("se3gnn", "bapst") and n_extra:
-        hp["n_extra"] = n_extra
-    ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]),
-                       augment_rotations=augment, **tr)
+    ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]), **tr)
     dyns = [read_json(f) for f in dynamics_jsons]
     info = {
         "temperatures": settings["temperatures"],
