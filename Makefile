@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
 
-.PHONY: run test test-all test-slurm lint bench report dry-run clean install
+.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install
 
 install: $(STAMP)
 
@@ -31,9 +31,14 @@ run: $(STAMP)
 dry-run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --dry-run --quiet
 
-test: $(STAMP)
+test: $(STAMP) lint-workflow
 	$(BIN)/ruff check src tests benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the workflow: Snakemake's linter and snakefmt (as the snakemake-workflows catalog checks)
+lint-workflow: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/
 
 # a real single-node SLURM on localhost (root; apt-get installs slurm-wlm, slurmdbd, munge and
 # mariadb-server once), the SLURM executor driven for real; skipped where it cannot be installed
@@ -43,9 +48,8 @@ test-slurm: $(STAMP)
 test-all: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2
 
-lint: $(STAMP)
+lint: $(STAMP) lint-workflow
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run_all.py

@@ -35,6 +35,6 @@ include: "workflow/rules/experiments.smk"
 
 
 rule all:
+    default_target: True
     input:
         ALL_TARGETS + EXPERIMENT_TARGETS + PREDICT_TARGETS,
-    default_target: True

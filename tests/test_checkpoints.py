@@ -142,7 +142,7 @@ def train_files(tmp_path, liquid_256):
     settings = {"family": "se3gnn", "hparams": {"mul": 4, "l_max": 1, "n_layers": 1, "radial_hidden": 8,
                                                 "readout_hidden": 8},
                 "seed": 5, "temperatures": [1.0], "training": {"epochs": 3, "lr": 0.01, "threads": 1, "device": "cpu"},
-                "graphs": {"cutoff": 2.0}, "descriptors": {"l_values": [6]}, "propensity": {"kind": "displacement"}}
+                "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}}, "propensity": {"kind": "displacement"}}
     args = ["train", "--settings", json.dumps(settings), "--train", *pairs[:2], "--val", pairs[2],
             "--dynamics", str(dyn)]
     return tmp_path, args
@@ -266,7 +266,7 @@ def test_os_error_at_write_time_in_a_step_is_one_clear_line(tmp_path, liquid_256
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
-    settings = {"temperature": 1.0, "graphs": {"cutoff": 2.0}, "descriptors": {"l_values": [6]}}
+    settings = {"temperature": 1.0, "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}}}
     res = run_cli("graphs", "--settings", json.dumps(settings), "--input", str(gsd), "--output", str(out),
                   preexec_fn=limit)
     assert res.returncode == 2, res.stderr

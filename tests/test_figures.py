@@ -51,3 +51,18 @@ def test_wrong_kind_or_output_count_is_refused(tmp_path):
 def test_cli_lists_the_kinds():
     res = subprocess.run([sys.executable, "-m", "equiglass", "figure", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and all(k in res.stdout for k in KINDS)
+
+
+def test_no_citation_of_the_developers_spec():
+    """Users never see the developers' specification: code, outputs and docs cite primary sources."""
+    from conftest import REPO
+
+    hits = []
+    for path in REPO.rglob("*"):
+        if any(part in (".git", ".venv", "results", "logs", ".snakemake", "__pycache__") for part in path.parts):
+            continue
+        if path.is_file() and path.suffix in (".py", ".smk", ".md", ".rst", ".yaml", ".toml", ".txt", ""):
+            text = path.read_text(errors="ignore")
+            if "SPEC" + ".md" in text:
+                hits.append(str(path.relative_to(REPO)))
+    assert not hits, hits

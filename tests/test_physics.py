@@ -1,4 +1,4 @@
-"""Kob–Andersen physics against the literature values of SPEC.md (cheap checks by default)."""
+"""Kob–Andersen physics against the reference values (equiglass.reference) (cheap checks by default)."""
 
 from __future__ import annotations
 

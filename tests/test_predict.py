@@ -258,7 +258,7 @@ def test_fresh_process_predicts_identically(tmp_path, model_file, liquid):
         assert len(t) == 2
         for k, f in enumerate(t):
             for j in range(2):
-                np.testing.assert_array_equal(f.log[f"equiglass/prediction_{j}"], preds[k][:, j])
+                np.testing.assert_array_equal(f.log[f"particles/prediction_{j}"], preds[k][:, j])
             np.testing.assert_array_equal(f.log["equiglass/prediction_times"], [1.0, 2.0])
     table = np.genfromtxt(tmp_path / "out.csv", delimiter=",", names=True, dtype=None, encoding=None)
     assert list(table.dtype.names) == ["frame", "particle", "type", "x", "y", "z", "Fs05", "Fs0368"]

@@ -61,8 +61,8 @@ def test_bad_gsd_files_name_the_file(tmp_path, liquid_256, damage):
             f.append(_to_frame(st))
     with pytest.raises(InputError, match=bad.name):
         read_gsd(bad)
-    res = run_cli("graphs", "--settings", json.dumps({"temperature": 1.0, "graphs": {"cutoff": 2.0},
-                  "descriptors": {"l_values": [6]}}), "--input", str(bad), "--output", str(tmp_path / "g.npz"))
+    res = run_cli("graphs", "--settings", json.dumps({"temperature": 1.0, "inputs": {"graph_cutoff": 2.0,
+                  "descriptors": {"l_values": [6]}}}), "--input", str(bad), "--output", str(tmp_path / "g.npz"))
     assert res.returncode == 2, res.stderr
     assert bad.name in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "g.npz").exists()
@@ -229,7 +229,7 @@ def test_sigkill_during_training_then_rerun_equals_uninterrupted(tmp_path, liqui
     s = {"family": "se3gnn", "hparams": {"mul": 4, "l_max": 1, "n_layers": 2, "radial_hidden": 8,
                                          "readout_hidden": 8},
          "seed": 5, "temperatures": [1.0], "training": {"epochs": 12, "lr": 0.01, "threads": 1, "device": "cpu"},
-         "graphs": {"cutoff": 2.0}, "descriptors": {"l_values": [6]}, "propensity": {"kind": "displacement"}}
+         "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}}, "propensity": {"kind": "displacement"}}
     args = ["train", "--settings", json.dumps(s), "--train", *pairs[:2], "--val", pairs[2], "--dynamics", str(dyn)]
     assert run_cli(*args, "--out-dir", str(tmp_path / "ref")).returncode == 0
     _kill_later([*PY, *args, "--out-dir", str(tmp_path / "run")], 6.0)

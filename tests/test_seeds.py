@@ -27,3 +27,13 @@ def test_derive_seed_keys_and_range():
     seeds = {derive_seed(1, "replica", r) for r in range(1000)}
     assert len(seeds) == 1000 and all(0 <= s < 2**31 for s in seeds)
     assert derive_seed(1, "a", bits=16) < 2**16
+
+
+def test_permutation_equals_numpy_default_rng():
+    from equiglass.seeds import permutation
+
+    rng = random.Random(1)
+    for _ in range(200):
+        seed = rng.choice([0, 1, rng.randrange(2**31), rng.randrange(2**63)])
+        n = rng.choice([0, 1, 2, 5, 24, 400])
+        assert permutation(seed, n) == np.random.default_rng(seed).permutation(n).tolist(), (seed, n)

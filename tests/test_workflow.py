@@ -76,6 +76,13 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     assert ev["provenance"]["versions"]["torch"]
     no_tmp = [p for p in work.rglob(".*.partial")]
     assert not no_tmp, f"temporary files left behind: {no_tmp}"
+    # per-particle fields where OVITO reads particle properties: log/particles/<name>, one value per particle
+    import gsd.fl
+
+    with gsd.fl.open(str(next(work.glob("results/propensity/T0.80/*.gsd"))), "r") as f:
+        n = int(f.read_chunk(0, "particles/N")[0])
+        for k in range(3):
+            assert f.read_chunk(0, f"log/particles/propensity_{k}").shape == (n,)
 
 
 def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):

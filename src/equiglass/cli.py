@@ -13,39 +13,12 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
+from .cli_args import by_temperature as _by_temperature
+from .cli_args import pairs as _pairs
+from .cli_args import settings as _settings
 from .config import ConfigError
 from .files import InputError
-
-
-def _settings(text: str) -> dict[str, Any]:
-    if text.startswith("@"):
-        text = Path(text[1:]).read_text()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"--settings is not valid JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise InputError("--settings must be a JSON object")
-    return value
-
-
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for it in items:
-        if ":" not in it:
-            raise InputError(f"expected GRAPH:PROPENSITY, got {it!r}")
-        g, p = it.split(":", 1)
-        out.append((g, p))
-    return out
-
-
-def _by_temperature(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
-    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for g, p in pairs:
-        groups[Path(g).parent.name.lstrip("T")].append((g, p))
-    return dict(groups)
 
 
 def cmd_equilibrate(a: argparse.Namespace) -> None:
@@ -159,7 +132,7 @@ def cmd_validate(a: argparse.Namespace) -> None:
 
 
 def cmd_provenance(a: argparse.Namespace) -> None:
-    from .provenance import read_provenance
+    from .result_provenance import read_provenance
 
     print(json.dumps(read_provenance(a.file), indent=2, default=str))
 
@@ -191,6 +164,23 @@ def cmd_plan(a: argparse.Namespace) -> None:
     print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "
           f"{cfg['samples']} configurations per T" + (f"; measured rates {rates}" if rates else ""))
     print(format_plan(plan(cfg, counts, n_train, rates)))
+
+
+def cmd_settings(a: argparse.Namespace) -> None:
+    from .config import load_config
+    from .settings import for_step
+
+    cfg = load_config("config.yaml", *a.configfile)
+    wildcards = {}
+    for item in a.wildcards:
+        if "=" not in item:
+            raise InputError(f"expected NAME=VALUE, got {item!r} (e.g. T=0.60 s=000)")
+        key, value = item.split("=", 1)
+        wildcards[key] = value
+    try:
+        print(json.dumps(for_step(cfg, a.step, wildcards), indent=2, sort_keys=True))
+    except KeyError as err:
+        raise InputError(str(err.args[0])) from None
 
 
 def cmd_check_config(a: argparse.Namespace) -> None:
@@ -346,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--benchmarks", help="folder of Snakemake benchmark files of a finished run (measured rates)")
     s.set_defaults(func=cmd_plan)
 
+    from .settings import STEPS
+
+    s = sub.add_parser("settings", help="print the settings a pipeline step gets from a configuration",
+                       epilog="steps and their wildcards:\n" + "\n".join(
+                           f"  {k:<19} {' '.join(n + '=...' for n in v[0])}" for k, v in STEPS.items()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("step", choices=list(STEPS))
+    s.add_argument("wildcards", nargs="*", metavar="NAME=VALUE", help="e.g. T=0.60 s=000 b=00, model=se3gnn trainset=T0.60")
+    s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
+    s.set_defaults(func=cmd_settings)
+
     s = sub.add_parser("check-config", help="validate configuration files (merged in order)")
     s.add_argument("files", nargs="+")
     s.set_defaults(func=cmd_check_config)
@@ -366,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ConfigError) as err:
         print(f"equiglass {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and cut short: not an error
+        return 0
     except OSError as err:  # outside the atomic writers: a missing folder, permissions, a full disk
         from .files import write_error
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .ka import box_length, tau_alpha_estimate
+from .system import box_length, tau_alpha_estimate
 
 
 class ConfigError(ValueError):

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    return [tuple(it.split(":", 1)) for it in items]  # type: ignore[misc]
-
-
-def _settings(text: str) -> dict:
-    return json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+from .cli_args import pairs as _pairs
+from .cli_args import settings as _settings
 
 
 def cmd_generalization(a: argparse.Namespace) -> None:
@@ -35,9 +28,9 @@ def cmd_interpret(a: argparse.Namespace) -> None:
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
-    from .steps.experiments import step_summary
+    from .steps.summary import step_summary
 
-    text = step_summary(a.metrics, a.generalization, a.transfer, a.interpret, a.validation,
+    text = step_summary(a.metrics, a.generalization, a.transfer, a.interpret,
                         _settings(a.context) if a.context else {}, a.output)
     print(text)
 
@@ -79,7 +72,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--generalization")
     s.add_argument("--transfer")
     s.add_argument("--interpret")
-    s.add_argument("--validation", help="validation JSON, used if it exists")
     s.add_argument("--context", help="JSON with preset and a description of the data")
     s.add_argument("--output", required=True)
     s.set_defaults(func=cmd_summary)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .system import box_length, tau_alpha_estimate  # noqa: F401  (defined without NumPy for planning)
+
 TYPE_NAMES: tuple[str, str] = ("A", "B")
 
 
@@ -23,7 +25,7 @@ class KobAndersen:
     ----------
     epsilon, sigma : 2×2 arrays indexed by (type_i, type_j), in ε_AA and σ_AA.
     rcut_factor : cutoff r_c,αβ = rcut_factor × σ_αβ (2.5 in the original model).
-    shift : whether V is shifted so V(r_c) = 0 (the convention of SPEC.md).
+    shift : whether V is shifted so V(r_c) = 0 (the convention of Bapst et al. 2020 and most KA studies).
     mass : particle mass (both species), in m.
     """
 
@@ -74,13 +76,6 @@ class KobAndersen:
 
 
 KA = KobAndersen()
-
-
-def box_length(n_particles: int, density: float) -> float:
-    """Cubic box edge L = (N/ρ)^(1/3) [σ_AA]."""
-    if n_particles <= 0 or density <= 0:
-        raise ValueError(f"need N > 0 and density > 0, got N={n_particles}, density={density}")
-    return float((n_particles / density) ** (1.0 / 3.0))
 
 
 def minimum_image(dr: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -155,37 +150,3 @@ def random_types(n_particles: int, rng: np.random.Generator, model: KobAndersen 
     types = np.array([0] * n_a + [1] * n_b, dtype=np.int32)
     rng.shuffle(types)
     return types
-
-
-# τ_α(T) of KA at ρ = 1.2 [τ]: SPEC.md reference (N = 1000, LAMMPS) above T = 0.6 and the
-# GlassBench grids below. Used only to size run lengths; measured τ_α drives the analysis.
-_TAU_ALPHA_TABLE: tuple[tuple[float, float], ...] = (
-    (0.44, 4120.0),
-    (0.47, 800.0),
-    (0.50, 217.0),
-    (0.56, 52.0),
-    (0.60, 15.8),
-    (0.70, 4.0),
-    (0.80, 2.26),
-    (0.90, 1.65),
-    (1.00, 1.5),
-    (2.00, 0.6),
-)
-
-
-def tau_alpha_estimate(temperature: float) -> float:
-    """Rough τ_α(T) [τ] by log-linear interpolation of reference values (see table above).
-
-    Outside the table the nearest end value is extrapolated in log τ vs 1/T.
-    """
-    t = np.array([row[0] for row in _TAU_ALPHA_TABLE])
-    tau = np.log([row[1] for row in _TAU_ALPHA_TABLE])
-    x = 1.0 / t
-    order = np.argsort(x)
-    x, tau = x[order], tau[order]
-    xi = 1.0 / float(temperature)
-    if xi <= x[0] or xi >= x[-1]:
-        k = (0, 1) if xi <= x[0] else (-2, -1)
-        slope = (tau[k[1]] - tau[k[0]]) / (x[k[1]] - x[k[0]])
-        return float(np.exp(tau[k[0]] + slope * (xi - x[k[0]])))
-    return float(np.exp(np.interp(xi, x, tau)))

@@ -1,7 +1,7 @@
 """Metrics of the paper: Pearson ρ between predicted and true propensity, per species and time.
 
-Two conventions exist (SPEC.md §6b): the *mean over configurations* of the per-configuration
-ρ (the published tables) and a single *pooled* ρ over all test particles; both are reported.
+Two conventions exist: the *mean over configurations* of the per-configuration ρ (the
+GlassBench tables, e.g. the EIGNN repository's results/pcc_mean_0XX.csv) and a single *pooled* ρ over all test particles; both are reported.
 """
 
 from __future__ import annotations

@@ -64,19 +64,10 @@ class InputSettings:
     cage: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> InputSettings:
-        """From a step's settings (keys ``inputs``, ``graphs``, ``descriptors``, ``md``)."""
-        inp = dict(settings.get("inputs") or {})
-        return cls(positions=inp.get("positions", "thermal"), local_energy=bool(inp.get("local_energy", False)),
-                   graph_cutoff=float((settings.get("graphs") or {}).get("cutoff", 2.0)),
-                   descriptors=dict(settings.get("descriptors") or {}), md=dict(settings.get("md") or {}),
-                   minimizer=dict(inp.get("minimizer") or {}),
-                   cage={k: inp[k] for k in ("cage_time", "cage_frames", "cage_replicas") if k in inp})
-
-    @classmethod
-    def from_model_info(cls, inputs: dict[str, Any]) -> InputSettings:
-        """From a model file's ``info["inputs"]`` (files written before ``md``/``minimizer`` were
-        recorded get the defaults: LAMMPS, ``ftol`` 1e-6, as they were trained with)."""
+    def from_record(cls, inputs: dict[str, Any]) -> InputSettings:
+        """From the record of :meth:`record` (step settings ``inputs``, model files' ``info["inputs"]``;
+        model files written before ``md``/``minimizer`` were recorded get the defaults they were
+        trained with: LAMMPS, ``ftol`` 1e-6)."""
         if inputs.get("positions", "thermal") not in POSITIONS:
             raise InputError(f"unknown input positions {inputs.get('positions')!r}; retrain the model")
         return cls(positions=inputs.get("positions", "thermal"), local_energy=bool(inputs.get("local_energy")),

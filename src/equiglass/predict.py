@@ -9,7 +9,7 @@
   returned as warnings.
 - :func:`predict_configurations` builds the model's inputs (graph with its cutoff, descriptors,
   local energies, inherent structures as at training) and predicts propensities.
-- :func:`write_predictions` writes a GSD (per-particle log fields ``equiglass/prediction_<k>``,
+- :func:`write_predictions` writes a GSD (per-particle fields ``log/particles/prediction_<k>``,
   viewable in OVITO), a CSV table and a JSON sidecar (model hash, timescales, warnings, timing).
 
 Species: with two species, A is the more numerous one unless the names or type ids say
@@ -149,7 +149,7 @@ def model_sample(state: State, art: dict[str, Any], timing: dict[str, Any]):
     from .dataset import Sample
     from .model_inputs import InputSettings, model_configuration, model_inputs
 
-    inp = InputSettings.from_model_info(_inputs(art["info"]))
+    inp = InputSettings.from_record(_inputs(art["info"]))
     t0 = time.perf_counter()
     if inp.positions == "inherent":  # cage-state models take the given positions (checked, forced)
         state = model_configuration(state, inp)
@@ -254,7 +254,8 @@ def write_predictions(out_prefix: str | Path, states: list[State], predictions: 
                       labels: list[str], meta: dict[str, Any]) -> dict[str, Path]:
     """Write ``<out>.gsd``, ``<out>.csv`` and ``<out>.json`` atomically; return their paths.
 
-    GSD: one frame per configuration, per-particle log fields ``equiglass/prediction_<k>``
+    GSD: one frame per configuration, per-particle fields ``log/particles/prediction_<k>`` (OVITO
+    shows them as particle properties)
     (float32; k indexes ``labels``) and ``equiglass/prediction_times`` (absolute times [τ] when
     the configuration's temperature is a training temperature, else NaN). CSV: columns frame,
     particle, type, x, y, z and one per label. JSON: ``meta`` plus labels, columns, files and
@@ -275,7 +276,7 @@ def write_predictions(out_prefix: str | Path, states: list[State], predictions: 
         box = st.box if np.all(np.isfinite(st.box)) and np.all(st.box > 0) else np.ptp(st.positions, axis=0)
         outs.append(State(wrap_positions(st.positions, box), np.minimum(st.types, 1), box))
         times, times_tau = _frame_times(st, tsm, n_t)
-        lg: dict[str, Any] = {f"equiglass/prediction_{k}": pred[:, k].astype(np.float32) for k in range(n_t)}
+        lg: dict[str, Any] = {f"particles/prediction_{k}": pred[:, k].astype(np.float32) for k in range(n_t)}
         lg["equiglass/prediction_times"] = np.array([np.nan if t is None else t for t in times], dtype=np.float64)
         if "equiglass/temperature" in st.log:
             lg["equiglass/temperature"] = np.asarray(st.log["equiglass/temperature"], dtype=np.float64)
@@ -297,7 +298,7 @@ def write_predictions(out_prefix: str | Path, states: list[State], predictions: 
             fh.write("".join(f"{f},{i},{TYPE_NAMES[t]},{r}\n" for i, (t, r) in enumerate(zip(st.types, rows))))
     write_json(paths["json"], {**meta, "labels": list(labels), "columns": columns,
                                "files": {k: str(v) for k, v in paths.items()}, "frames": frames,
-                               "gsd_fields": {f"equiglass/prediction_{k}": lab for k, lab in enumerate(labels)}})
+                               "gsd_fields": {f"particles/prediction_{k}": lab for k, lab in enumerate(labels)}})
     return paths
 
 

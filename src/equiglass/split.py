@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from .provenance import derive_seed
+from .seeds import derive_seed, permutation
 
 
 def split_samples(n_samples: int, n_val: int, n_test: int, seed: int, temperature_key: str) -> dict[str, list[int]]:
@@ -14,8 +12,8 @@ def split_samples(n_samples: int, n_val: int, n_test: int, seed: int, temperatur
     """
     if n_val + n_test >= n_samples:
         raise ValueError(f"split needs more than validation+test = {n_val + n_test} samples, got {n_samples}")
-    perm = np.random.default_rng(derive_seed(seed, "split", temperature_key)).permutation(n_samples)
-    test = sorted(perm[:n_test].tolist())
-    val = sorted(perm[n_test: n_test + n_val].tolist())
-    train = sorted(perm[n_test + n_val:].tolist())
+    perm = permutation(derive_seed(seed, "split", temperature_key), n_samples)  # = NumPy's default_rng
+    test = sorted(perm[:n_test])
+    val = sorted(perm[n_test: n_test + n_val])
+    train = sorted(perm[n_test + n_val:])
     return {"train": train, "validation": val, "test": test}

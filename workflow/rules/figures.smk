@@ -8,36 +8,44 @@ rule figure_dynamics:
         json=[f"results/dynamics/T{T}.json" for T in TEMPS],
         npz=[f"results/dynamics/T{T}.npz" for T in TEMPS],
     output:
-        png=report("results/figures/dynamics.png", category="Dynamics", caption="../report/dynamics.rst"),
+        png=report(
+            "results/figures/dynamics.png",
+            category="Dynamics",
+            caption="../report/dynamics.rst",
+        ),
         pdf="results/figures/dynamics.pdf",
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/figures/dynamics.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} figure dynamics {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "python -m equiglass figure dynamics {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_rho:
     input:
         EVAL_FILES,
     output:
-        png=report("results/figures/rho_vs_time.png", category="Prediction", caption="../report/rho.rst"),
+        png=report(
+            "results/figures/rho_vs_time.png",
+            category="Prediction",
+            caption="../report/rho.rst",
+        ),
         pdf="results/figures/rho_vs_time.pdf",
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/figures/rho.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} figure rho {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "python -m equiglass figure rho {input} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_scatter:
@@ -45,19 +53,23 @@ rule figure_scatter:
         json="results/eval/{model}/{trainset}.json",
         npz="results/eval/{model}/{trainset}.npz",
     output:
-        png=report("results/figures/scatter_{model}_{trainset}.png", category="Prediction",
-                   subcategory="Predicted vs true", caption="../report/scatter.rst"),
+        png=report(
+            "results/figures/scatter_{model}_{trainset}.png",
+            category="Prediction",
+            subcategory="Predicted vs true",
+            caption="../report/scatter.rst",
+        ),
         pdf="results/figures/scatter_{model}_{trainset}.pdf",
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/figures/scatter_{model}_{trainset}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} figure scatter {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "python -m equiglass figure scatter {input.json} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figure_snapshot:
@@ -65,20 +77,24 @@ rule figure_snapshot:
         prop=lambda w: propensity_file(w.T, f"{SPLITS[w.T]['test'][0]:03d}"),
         graph=lambda w: graph_file(w.T, f"{SPLITS[w.T]['test'][0]:03d}"),
         eval=f"results/eval/{FIRST_MODEL}/{FIRST_SET}.json",
+        predictions=f"results/eval/{FIRST_MODEL}/{FIRST_SET}.npz",
     output:
-        png=report("results/figures/snapshot_T{T}.png", category="Propensity field",
-                   caption="../report/snapshot.rst"),
+        png=report(
+            "results/figures/snapshot_T{T}.png",
+            category="Propensity field",
+            caption="../report/snapshot.rst",
+        ),
         pdf="results/figures/snapshot_T{T}.pdf",
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/figures/snapshot_T{T}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} figure snapshot {input.prop} {input.graph} {input.eval} --output {output.png} "
+        "python -m equiglass figure snapshot {input.prop} {input.graph} {input.eval} --output {output.png} "
         "--caption {params.caption:q} 2> {log}"
 
 
@@ -86,19 +102,22 @@ rule figure_learning:
     input:
         [f"results/models/{m}/{ts}/history.csv" for m, ts in TRAIN_JOBS],
     output:
-        png=report("results/figures/learning_curves.png", category="Training",
-                   caption="../report/learning.rst"),
+        png=report(
+            "results/figures/learning_curves.png",
+            category="Training",
+            caption="../report/learning.rst",
+        ),
         pdf="results/figures/learning_curves.pdf",
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/figures/learning.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "python -m equiglass figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figures:

@@ -11,19 +11,25 @@ rule import_sample:
         gsd="results/md/T{T}/s{s}/equilibrated.gsd",
         npz="results/propensity/T{T}/s{s}.npz",
         extra=(
-            ["results/md/T{T}/s{s}/inherent.gsd", "results/md/T{T}/s{s}/cage.gsd"] if GLASSBENCH_EXTRA else []
+            ["results/md/T{T}/s{s}/inherent.gsd", "results/md/T{T}/s{s}/cage.gsd"]
+            if GLASSBENCH_EXTRA
+            else []
         ),
-    params:
-        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T), "times": config["data"]["times"]}),
-        extra=lambda w, output: (f"--inherent {output.extra[0]} --cage {output.extra[1]}" if GLASSBENCH_EXTRA else ""),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/import/T{T}_s{s}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        settings=lambda w: S.dumps(S.import_sample(config, w.T)),
+        extra=lambda w, output: (
+            f"--inherent {output.extra[0]} --cage {output.extra[1]}"
+            if GLASSBENCH_EXTRA
+            else ""
+        ),
     shell:
-        "{EQUIGLASS} import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
+        "python -m equiglass import --settings {params.settings:q} --input {input} --configuration {output.gsd} "
         "--output {output.npz} {params.extra} 2> {log}"
 
 
@@ -32,16 +38,16 @@ rule import_dynamics:
         lambda w: [propensity_file(w.T, s) for s in SAMPLES[w.T]],
     output:
         "results/dynamics/T{T}.json",
-    params:
-        settings=lambda w: settings_json({"source": SOURCE, "temperature": float(w.T)}),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/import/dynamics_T{T}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        settings=lambda w: S.dumps(S.import_dynamics(config, w.T)),
     shell:
-        "{EQUIGLASS} import-dynamics --settings {params.settings:q} --propensity {input} --output {output} 2> {log}"
+        "python -m equiglass import-dynamics --settings {params.settings:q} --propensity {input} --output {output} 2> {log}"
 
 
 rule simulate_only:

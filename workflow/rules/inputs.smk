@@ -8,19 +8,19 @@ rule inherent:
     output:
         gsd="results/md/T{T}/s{s}/inherent.gsd",
         json="results/md/T{T}/s{s}/inherent.json",
-    params:
-        settings=inputs_settings,
+    log:
+        "logs/inherent/T{T}_s{s}.log",
+    benchmark:
+        "results/benchmarks/inherent/T{T}_s{s}.tsv"
+    conda:
+        ENVS["md"]
     threads: config["md"]["threads"]
     resources:
         **md_resources("inherent"),
-    conda:
-        ENVS["md"]
-    benchmark:
-        "results/benchmarks/inherent/T{T}_s{s}.tsv"
-    log:
-        "logs/inherent/T{T}_s{s}.log",
+    params:
+        settings=lambda w: S.dumps(S.inherent(config, w.T, w.s)),
     shell:
-        "{EQUIGLASS} inherent --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
+        "python -m equiglass inherent --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
 
 
 rule cage:
@@ -29,16 +29,16 @@ rule cage:
     output:
         gsd="results/md/T{T}/s{s}/cage.gsd",
         json="results/md/T{T}/s{s}/cage.json",
-    params:
-        settings=inputs_settings,
+    log:
+        "logs/cage/T{T}_s{s}.log",
+    benchmark:
+        "results/benchmarks/cage/T{T}_s{s}.tsv"
+    conda:
+        ENVS["md"]
     threads: config["md"]["threads"]
     resources:
         **md_resources("cage"),
-    conda:
-        ENVS["md"]
-    benchmark:
-        "results/benchmarks/cage/T{T}_s{s}.tsv"
-    log:
-        "logs/cage/T{T}_s{s}.log",
+    params:
+        settings=lambda w: S.dumps(S.inherent(config, w.T, w.s)),
     shell:
-        "{EQUIGLASS} cage --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"
+        "python -m equiglass cage --settings {params.settings:q} --input {input} --output {output.gsd} 2> {log}"

@@ -4,24 +4,27 @@
 rule equilibrate:
     input:
         previous=previous_sample,
+        previous_json=lambda w: [f.replace(".gsd", ".json") for f in previous_sample(w)],
     output:
         gsd="results/md/T{T}/s{s}/equilibrated.gsd",
         json="results/md/T{T}/s{s}/equilibrated.json",
         thermo="results/md/T{T}/s{s}/thermo.csv",
-    params:
-        settings=equilibrate_settings,
-        previous=lambda w, input: f"--previous {input.previous[0]}" if input.previous else "",
+    log:
+        "logs/equilibrate/T{T}_s{s}.log",
+    benchmark:
+        "results/benchmarks/equilibrate/T{T}_s{s}.tsv"
+    conda:
+        ENVS["md"]
     threads: config["md"]["threads"]
     resources:
         **md_resources("equilibrate"),
-    conda:
-        ENVS["md"]
-    benchmark:
-        "results/benchmarks/equilibrate/T{T}_s{s}.tsv"
-    log:
-        "logs/equilibrate/T{T}_s{s}.log",
+    params:
+        settings=lambda w: S.dumps(S.equilibrate(config, w.T, w.s)),
+        previous=lambda w, input: (
+            f"--previous {input.previous[0]}" if input.previous else ""
+        ),
     shell:
-        "{EQUIGLASS} equilibrate --settings {params.settings:q} --output {output.gsd} "
+        "python -m equiglass equilibrate --settings {params.settings:q} --output {output.gsd} "
         "--thermo {output.thermo} {params.previous} 2> {log}"
 
 
@@ -30,24 +33,24 @@ rule isoconfigurational:
         gsd="results/md/T{T}/s{s}/equilibrated.gsd",
     output:
         "results/md/T{T}/s{s}/iso_b{b}.npz",
+    log:
+        "logs/isoconfigurational/T{T}_s{s}_b{b}.log",
+    benchmark:
+        "results/benchmarks/isoconfigurational/T{T}_s{s}_b{b}.tsv"
+    conda:
+        ENVS["md"]
+    threads: config["md"]["threads"]
+    resources:
+        **md_resources("isoconfigurational"),
     params:
-        settings=iso_settings,
+        settings=lambda w: S.dumps(S.isoconfigurational(config, w.T, w.s, w.b)),
         trajectory=lambda w: (
             f"--trajectory results/md/T{w.T}/s{w.s}/trajectory_b{w.b}.gsd"
             if ISO["write_trajectory"]
             else ""
         ),
-    threads: config["md"]["threads"]
-    resources:
-        **md_resources("isoconfigurational"),
-    conda:
-        ENVS["md"]
-    benchmark:
-        "results/benchmarks/isoconfigurational/T{T}_s{s}_b{b}.tsv"
-    log:
-        "logs/isoconfigurational/T{T}_s{s}_b{b}.log",
     shell:
-        "{EQUIGLASS} isoconfigurational --settings {params.settings:q} --input {input.gsd} "
+        "python -m equiglass isoconfigurational --settings {params.settings:q} --input {input.gsd} "
         "--output {output} {params.trajectory} 2> {log}"
 
 
@@ -57,16 +60,16 @@ rule dynamics:
     output:
         json="results/dynamics/T{T}.json",
         npz="results/dynamics/T{T}.npz",
-    params:
-        settings=dynamics_settings,
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/dynamics/T{T}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        settings=lambda w: S.dumps(S.dynamics(config, w.T)),
     shell:
-        "{EQUIGLASS} dynamics --settings {params.settings:q} --iso {input} --output {output.json} 2> {log}"
+        "python -m equiglass dynamics --settings {params.settings:q} --iso {input} --output {output.json} 2> {log}"
 
 
 rule propensity:
@@ -77,16 +80,16 @@ rule propensity:
     output:
         npz="results/propensity/T{T}/s{s}.npz",
         gsd="results/propensity/T{T}/s{s}.gsd",
-    params:
-        settings=lambda w: settings_json({"propensity": config["propensity"], "temperature": float(w.T)}),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
     log:
         "logs/propensity/T{T}_s{s}.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        settings=lambda w: S.dumps(S.propensity(config, w.T)),
     shell:
-        "{EQUIGLASS} propensity --settings {params.settings:q} --iso {input.iso} --dynamics {input.dynamics} "
+        "python -m equiglass propensity --settings {params.settings:q} --iso {input.iso} --dynamics {input.dynamics} "
         "--configuration {input.gsd} --output {output.npz} 2> {log}"
 
 
@@ -105,43 +108,46 @@ rule long_nve:
         "results/md/T{T}/s{s}/equilibrated.gsd",
     output:
         "results/validation/T{T}/s{s}.npz",
-    params:
-        settings=lambda w: settings_json({
-            "temperature": float(w.T), "sample": int(w.s), "batch": 0, "replicas": [0],
-            "seed": derive_seed(config["seeds"]["replicas"], "long", w.T, w.s),
-            "tau_alpha_estimate": tau_alpha_guess(config, float(w.T)), "md": config["md"],
-            "isoconfigurational": {"duration_tau_alpha": VALIDATION["duration_tau_alpha"], "points_per_decade": 10},
-        }),
+    log:
+        "logs/long_nve/T{T}_s{s}.log",
+    benchmark:
+        "results/benchmarks/long_nve/T{T}_s{s}.tsv"
+    conda:
+        ENVS["md"]
     threads: config["md"]["threads"]
     resources:
         **md_resources("long_nve"),
-    conda:
-        ENVS["md"]
-    benchmark:
-        "results/benchmarks/long_nve/T{T}_s{s}.tsv"
-    log:
-        "logs/long_nve/T{T}_s{s}.log",
+    params:
+        settings=lambda w: S.dumps(S.long_nve(config, w.T, w.s)),
     shell:
-        "{EQUIGLASS} isoconfigurational --settings {params.settings:q} --input {input} --output {output} 2> {log}"
+        "python -m equiglass isoconfigurational --settings {params.settings:q} --input {input} --output {output} 2> {log}"
 
 
 rule validate:
     input:
         eq=[f"{md_dir(T, s)}/equilibrated.json" for T in TEMPS for s in SAMPLES[T]],
         dyn=[f"results/dynamics/T{T}.json" for T in TEMPS],
-        long=[f"results/validation/T{T}/s{s}.npz" for T in TEMPS for s in VALIDATION_SAMPLES[T]],
+        long=[
+            f"results/validation/T{T}/s{s}.npz"
+            for T in TEMPS
+            for s in VALIDATION_SAMPLES[T]
+        ],
     output:
         json="results/validation/validation.json",
         md="results/validation/validation.md",
-        png=report("results/figures/validation.png", category="Validation", caption="../report/validation.rst"),
-    params:
-        caption=what_was_run(),
-    resources:
-        **light_resources(),
-    conda:
-        ENVS["analysis"]
+        png=report(
+            "results/figures/validation.png",
+            category="Validation",
+            caption="../report/validation.rst",
+        ),
     log:
         "logs/validate.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        caption=what_was_run(),
     shell:
-        "{EQUIGLASS} validate --equilibration {input.eq} --dynamics {input.dyn} --long {input.long} "
+        "python -m equiglass validate --equilibration {input.eq} --dynamics {input.dyn} --long {input.long} "
         "--output {output.json} --figure {output.png} --caption {params.caption:q} 2> {log}"

@@ -24,7 +24,7 @@ def fig_predictions(predictions_gsd: str | Path, output: str | Path, frame: int 
             f = traj[frame]
             pos = np.asarray(f.particles.position, dtype=np.float64)
             types = np.asarray(f.particles.typeid)
-            values = np.asarray(f.log[f"equiglass/prediction_{k}"], dtype=np.float64)
+            values = np.asarray(f.log[f"particles/prediction_{k}"], dtype=np.float64)
     except Exception as err:
         raise InputError(f"{p}: cannot read predictions of frame {frame} ({type(err).__name__}: {err}); "
                          "rerun equiglass predict") from err

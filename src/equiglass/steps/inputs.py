@@ -13,7 +13,7 @@ from ..formats.gsd_files import read_gsd, write_gsd
 from ..graphs import save_graph
 from ..model_inputs import InputSettings, Minimizer, cage_state, minimize, model_inputs
 from ..provenance import provenance
-from .common import md_settings, sidecar
+from .common import sidecar
 
 
 def step_graph(settings: dict[str, Any], config_gsd: str | Path, output: str | Path) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def step_graph(settings: dict[str, Any], config_gsd: str | Path, output: str | P
     """
     t_start = time.perf_counter()
     state = read_gsd(config_gsd)
-    inp = InputSettings.from_settings(settings)
+    inp = InputSettings.from_record(settings["inputs"])
     mi = model_inputs(state, inp)
     meta = {
         "temperature": float(settings["temperature"]), "source_configuration": str(config_gsd),
@@ -44,7 +44,7 @@ def step_inherent(settings: dict[str, Any], config_gsd: str | Path, output: str 
     """
     t0 = time.perf_counter()
     state = read_gsd(config_gsd)
-    inp = InputSettings.from_settings(settings)
+    inp = InputSettings.from_record(settings["inputs"])
     final, energy, u_is = minimize(state, inp.md_settings(), Minimizer(**inp.minimizer))
     final.log = {"particles/potential_energy": energy.astype(np.float32),
                  "equiglass/temperature": np.array([float(settings["temperature"])])}
@@ -61,14 +61,13 @@ def step_cage(settings: dict[str, Any], config_gsd: str | Path, output: str | Pa
     """Cage state of a configuration (GSD): see :func:`equiglass.model_inputs.cage_state`."""
     t0 = time.perf_counter()
     state = read_gsd(config_gsd)
-    inp = settings["inputs"]
+    inp = InputSettings.from_record(settings["inputs"])
     temp = float(settings["temperature"])
-    cage, mean_disp = cage_state(state, md_settings(settings), temp, int(settings["seed"]), inp["cage_time"],
-                                 inp["cage_frames"], inp["cage_replicas"])
+    cage, mean_disp = cage_state(state, inp.md_settings(), temp, int(settings["seed"]), **inp.cage)
     cage.log = {"equiglass/temperature": np.array([temp])}
     write_gsd(output, cage)
-    summary = {"mean_shift": float(np.linalg.norm(mean_disp, axis=1).mean()), "runs": inp["cage_replicas"],
-               "cage_time": inp["cage_time"], "frames": inp["cage_frames"]}
+    summary = {"mean_shift": float(np.linalg.norm(mean_disp, axis=1).mean()), "runs": inp.cage["cage_replicas"],
+               "cage_time": inp.cage["cage_time"], "frames": inp.cage["cage_frames"]}
     write_json(sidecar(output), {"summary": summary, "units": {"length": "sigma_AA", "time": "tau"},
                                  "provenance": provenance("cage", settings, time.perf_counter() - t0)})
     return summary

@@ -19,20 +19,15 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
                dynamics_jsons: list[str], out_dir: str | Path) -> dict[str, Any]:
     """Train one model family on (graph, propensity) pairs; write ``out_dir/model.pt``.
 
-    settings: ``family``, ``hparams``, ``training`` (see TrainSettings), ``seed``,
-    ``temperatures`` (the training set), ``graphs``, ``descriptors``, ``propensity``.
+    settings (:func:`equiglass.settings.train`): ``family``, ``hparams`` (constructor arguments),
+    ``training`` (:class:`~equiglass.settings.TrainSettings` fields), ``seed``, ``temperatures``
+    (the training set), ``inputs`` (model-input record), ``propensity``.
     """
-    from ..model_inputs import InputSettings
-    from ..models import registry
-    from ..training import TrainSettings, read_train_time, train
+    from ..settings import TrainSettings
+    from ..training import read_train_time, train
 
-    tr = dict(settings["training"])
-    hp = dict(settings.get("hparams", {}))
-    for key in registry.family(settings["family"]).train_options:  # hyperparameters that are training settings
-        if key in hp:
-            tr[key] = hp.pop(key)
-    temperature_input = bool(tr.pop("temperature_input", False))
-    ts = TrainSettings(family=settings["family"], hparams=hp, seed=int(settings["seed"]), **tr)
+    ts = TrainSettings(family=settings["family"], hparams=settings["hparams"], seed=int(settings["seed"]),
+                       **settings["training"])
     dyns = [read_json(f) for f in dynamics_jsons]
     info = {
         "temperatures": settings["temperatures"],
@@ -44,8 +39,7 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
             "tau_alpha_by_temperature": {temperature_key(d["temperature"]): d["tau_alpha"] for d in dyns},
         },
         # how configurations become inputs; prediction rebuilds them from this record
-        "inputs": {**InputSettings.from_settings(settings).record(), "temperature_input": temperature_input,
-                   "n_types": 2},
+        "inputs": {**settings["inputs"], "n_types": 2},
         "target": {"kind": settings["propensity"]["kind"], "units": "sigma_AA"
                    if settings["propensity"]["kind"] == "displacement" else "sigma_AA^2"},
     }

@@ -195,7 +195,8 @@ def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_jso
     }
     save_npz(output, propensity=values, stderr=err, times=sums.times[idx], types=state.types,
              temperature=np.float64(dj["temperature"]), metadata=json.dumps(meta))
-    state.log = {f"equiglass/propensity_{k}": values[k].astype(np.float32) for k in range(len(idx))}
+    # per-particle fields where OVITO reads them: log/particles/<name>
+    state.log = {f"particles/propensity_{k}": values[k].astype(np.float32) for k in range(len(idx))}
     state.log["equiglass/times"] = sums.times[idx]
     write_gsd(Path(output).with_suffix(".gsd"), state)
     return meta

@@ -1,0 +1,237 @@
+"""The settings of every pipeline step, built once from the validated configuration.
+
+A step's settings are the slice of the configuration it depends on plus its wildcards
+(temperature ``T`` as ``"0.60"``, sample ``s`` as ``"003"``, replica batch ``b``, model family,
+training set): the Snakemake rules pass them to ``equiglass STEP --settings JSON`` and use them
+as ``params``, so changing a key re-runs exactly the steps that read it. ``equiglass settings
+STEP --configfile ... T=0.60 s=000`` prints what a step gets.
+
+Pure Python (seeds from :mod:`equiglass.seeds`): the workflow builds them at parse time on a
+login node without NumPy or torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import set_name, tau_alpha_guess, temperature_key
+from .seeds import derive_seed
+
+# keys of `training` that say what to train, not how
+_WHAT_TO_TRAIN = ("models", "sets", "model_sets", "per_model")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimization settings of one training run (``training`` in the configuration).
+
+    family : model family; hparams : its constructor hyperparameters; epochs : maximum epochs;
+    batch_size : graphs per step; lr : Adam learning rate; lr_schedule : ``plateau`` (×0.5 after
+    ``patience``/2 flat epochs), ``cosine`` or ``none``; weight_decay; grad_clip : max gradient norm
+    (0 = off); patience : early-stopping epochs without validation improvement; max_time_s :
+    optional wall-time budget [s] (breaks exact reproducibility across machines); seed; threads :
+    torch CPU threads; device : ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on
+    CUDA (ignored on the CPU); augment_rotations : random axis permutations and reflections of
+    the edge vectors of graph models (Bapst et al.; the equivariant model needs none).
+    """
+
+    family: str = "se3gnn"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 1
+    lr: float = 3e-3
+    lr_schedule: str = "plateau"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    patience: int = 8
+    max_time_s: float | None = None
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+    augment_rotations: bool = False
+    explode_threshold: float = 1e6
+    amp: bool = False
+
+
+def dumps(settings: dict[str, Any]) -> str:
+    """Canonical JSON of step settings (sorted keys): the form the rules pass and compare."""
+    return json.dumps(settings, sort_keys=True)
+
+
+def _tau(cfg: dict[str, Any], T: str) -> float:
+    return tau_alpha_guess(cfg, float(T))
+
+
+# ------------------------------------------------------------------------------ simulation
+def equilibrate(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
+    """Sample ``s`` at ``T``: melt-quench-equilibrate (first ``chains`` samples) or continue a chain."""
+    i = int(s)
+    return {
+        "n_particles": cfg["system"]["n_particles"], "density": cfg["system"]["density"],
+        "temperature": float(T), "sample": i, "chain": i % cfg["equilibration"]["chains"],
+        "seed": derive_seed(cfg["seeds"]["md"], "equilibrate", T, s),
+        "tau_alpha_estimate": _tau(cfg, T), "md": cfg["md"], "equilibration": cfg["equilibration"],
+    }
+
+
+def previous_sample(cfg: dict[str, Any], s: str) -> str | None:
+    """The sample whose end state sample ``s`` continues (``s - chains``), or None for a chain start."""
+    chains = cfg["equilibration"]["chains"]
+    return f"{int(s) - chains:03d}" if int(s) >= chains else None
+
+
+def replica_batches(cfg: dict[str, Any]) -> list[str]:
+    """Names of the replica batches (``iso_b{b}``) of every configuration."""
+    iso = cfg["isoconfigurational"]
+    return [f"{b:02d}" for b in range(-(-iso["replicas"] // iso["replicas_per_job"]))]
+
+
+def isoconfigurational(cfg: dict[str, Any], T: str, s: str, b: str) -> dict[str, Any]:
+    """Replica batch ``b`` of configuration ``s`` at ``T``."""
+    iso = cfg["isoconfigurational"]
+    per, k = iso["replicas_per_job"], int(b)
+    return {
+        "temperature": float(T), "sample": int(s), "batch": k,
+        "replicas": list(range(k * per, min((k + 1) * per, iso["replicas"]))),
+        "seed": derive_seed(cfg["seeds"]["replicas"], "iso", T, s), "tau_alpha_estimate": _tau(cfg, T),
+        "md": cfg["md"],
+        "isoconfigurational": {key: iso[key] for key in ("duration_tau_alpha", "points_per_decade")},
+    }
+
+
+def long_nve(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
+    """One long NVE run from configuration ``s`` (diffusion constant for validation)."""
+    return {
+        "temperature": float(T), "sample": int(s), "batch": 0, "replicas": [0],
+        "seed": derive_seed(cfg["seeds"]["replicas"], "long", T, s), "tau_alpha_estimate": _tau(cfg, T),
+        "md": cfg["md"],
+        "isoconfigurational": {"duration_tau_alpha": cfg["validation"]["duration_tau_alpha"],
+                               "points_per_decade": 10},
+    }
+
+
+def dynamics(cfg: dict[str, Any], T: str) -> dict[str, Any]:
+    return {"temperature": float(T), "propensity": cfg["propensity"]}
+
+
+def propensity(cfg: dict[str, Any], T: str) -> dict[str, Any]:
+    return {"propensity": cfg["propensity"], "temperature": float(T)}
+
+
+# ---------------------------------------------------------------------------- model inputs
+def model_inputs(cfg: dict[str, Any]) -> dict[str, Any]:
+    """How configurations become model inputs (:class:`equiglass.model_inputs.InputSettings`)."""
+    inp = cfg["inputs"]
+    return {
+        "positions": inp["positions"], "local_energy": bool(inp["local_energy"]),
+        "graph_cutoff": float(cfg["graphs"]["cutoff"]), "descriptors": cfg["descriptors"], "md": cfg["md"],
+        "minimizer": inp["minimizer"],
+        "cage": {key: inp[key] for key in ("cage_time", "cage_frames", "cage_replicas")},
+    }
+
+
+def graphs(cfg: dict[str, Any], T: str) -> dict[str, Any]:
+    return {"temperature": float(T), "inputs": model_inputs(cfg)}
+
+
+def inherent(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
+    """Inherent structure or cage state of configuration ``s`` (rules ``inherent``, ``cage``)."""
+    return {"temperature": float(T), "inputs": model_inputs(cfg),
+            "seed": derive_seed(cfg["seeds"]["md"], "inputs", T, s)}
+
+
+# --------------------------------------------------------------------------------- learning
+def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str]) -> dict[str, Any]:
+    """Training of ``family`` on the set ``trainset`` (temperatures ``temperatures``).
+
+    ``training`` holds the :class:`TrainSettings` fields (the family's ``per_model`` overrides
+    and its training-option hyperparameters, e.g. Bapst's augmentation, moved in); ``hparams``
+    the constructor hyperparameters; ``inputs`` the model-input record (+ temperature_input).
+    """
+    from .models import registry
+
+    hp = dict(cfg["models"].get(family, {}))
+    tr = {k: v for k, v in cfg["training"].items() if k not in _WHAT_TO_TRAIN}
+    tr.update(cfg["training"]["per_model"].get(family, {}))
+    for key in registry.family(family).train_options:
+        if key in hp:
+            tr[key] = hp.pop(key)
+    temperature_input = bool(tr.pop("temperature_input", False))
+    return {
+        "family": family, "set_name": trainset, "temperatures": [float(t) for t in temperatures],
+        "hparams": hp, "seed": derive_seed(cfg["seeds"]["model"], family, trainset), "training": tr,
+        "inputs": {**model_inputs(cfg), "temperature_input": temperature_input},
+        "propensity": cfg["propensity"],
+    }
+
+
+def evaluate(cfg: dict[str, Any], trainset: str) -> dict[str, Any]:
+    return {"set_name": trainset, "seed": cfg["seeds"]["split"]}
+
+
+# ------------------------------------------------------------------------------ experiments
+def transfer(cfg: dict[str, Any], target: str) -> dict[str, Any]:
+    return {"transfer": cfg["experiments"]["transfer"], "target": float(target),
+            "seed": derive_seed(cfg["seeds"]["model"], "transfer"), "threads": cfg["training"]["threads"]}
+
+
+def interpret(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {"md": cfg["md"], "threads": cfg["training"]["threads"], "slab": cfg["figures"]["snapshot_slab"]}
+
+
+# --------------------------------------------------------------------------- published data
+def import_sample(cfg: dict[str, Any], T: str) -> dict[str, Any]:
+    return {"source": cfg["data"]["source"], "temperature": float(T), "times": cfg["data"]["times"]}
+
+
+def import_dynamics(cfg: dict[str, Any], T: str) -> dict[str, Any]:
+    return {"source": cfg["data"]["source"], "temperature": float(T)}
+
+
+# ------------------------------------------------------------------------------ the command
+def _train_from_wildcards(cfg: dict[str, Any], model: str, trainset: str) -> dict[str, Any]:
+    temps = trainset.lstrip("T").split("+")
+    if set_name([float(t) for t in temps]) != trainset:
+        raise KeyError(f"training set names look like T0.60 or T0.60+0.70, got {trainset!r}")
+    return train(cfg, model, trainset, temps)
+
+
+STEPS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "equilibrate": (("T", "s"), equilibrate),
+    "isoconfigurational": (("T", "s", "b"), isoconfigurational),
+    "long_nve": (("T", "s"), long_nve),
+    "dynamics": (("T",), dynamics),
+    "propensity": (("T",), propensity),
+    "graphs": (("T",), graphs),
+    "inherent": (("T", "s"), inherent),
+    "cage": (("T", "s"), inherent),
+    "train": (("model", "trainset"), _train_from_wildcards),
+    "evaluate": (("trainset",), evaluate),
+    "transfer": (("target",), transfer),
+    "interpret": ((), interpret),
+    "import": (("T",), import_sample),
+    "import-dynamics": (("T",), import_dynamics),
+}
+
+
+def for_step(cfg: dict[str, Any], step: str, wildcards: dict[str, str]) -> dict[str, Any]:
+    """The settings ``step`` gets for ``wildcards`` (``T`` normalized to two decimals)."""
+    if step not in STEPS:
+        raise KeyError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    names, build = STEPS[step]
+    missing = [n for n in names if n not in wildcards]
+    if missing:
+        raise KeyError(f"step {step} needs {', '.join(f'{n}=...' for n in missing)} (e.g. T=0.60 s=000 b=00)")
+    values = dict(wildcards)
+    for key in ("T", "target"):
+        if key in values:
+            values[key] = temperature_key(float(values[key]))
+    for key, width in (("s", 3), ("b", 2)):
+        if key in values:
+            values[key] = f"{int(values[key]):0{width}d}"
+    return build(cfg, *[values[n] for n in names])
+
+
+__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "train"]
