@@ -38,9 +38,10 @@ def toy_samples(liquid_256):
 
 
 def run(tmp_path, samples, **kw):
+    info = kw.pop("info", None)
     s = TrainSettings(family=kw.pop("family", "se3gnn"), hparams=kw.pop("hparams", HP), epochs=kw.pop("epochs", 4),
-                      lr=1e-2, threads=1, device="cpu", seed=kw.pop("seed", 1), patience=50, **kw)
-    return train(samples[:3], samples[3:], s, tmp_path, label="test")
+                      lr=kw.pop("lr", 1e-2), threads=1, device="cpu", seed=kw.pop("seed", 1), patience=50, **kw)
+    return train(samples[:3], samples[3:], s, tmp_path, label="test", info=info)
 
 
 def history(tmp_path):
@@ -132,3 +133,46 @@ def test_temperature_as_input(tmp_path, toy_samples):
     assert pred.predict(toy_samples[3]).shape == (256, 2)  # the raw sample gets T appended by the predictor
     with pytest.raises(InputError, match="temperature"):
         pred.predict(replace(toy_samples[3], temperature=float("nan")))
+
+
+def test_bapst_recipe_per_timescale_models_and_type_a_loss(tmp_path, toy_samples):
+    """DeepMind's protocol: one single-output model per timescale, loss on type A, checkpoint by
+    validation ρ_A; stored as one model file that predicts every timescale."""
+    hp = {"mlp_sizes": [8, 8], "n_recurrences": 1, "init": "deepmind", "per_type_heads": False}
+    art = run(tmp_path, toy_samples, family="bapst", hparams=hp, epochs=2, lr=1e-4, per_timescale=True,
+              loss_types=("A",), select_by="val_rho_A", augment_rotations=True)
+    assert art["hparams"]["per_timescale"] and len(art["info"]["training"]["best_epoch"]) == 2
+    pred = Predictor(load_artifact(tmp_path / "model.pt")).predict(toy_samples[3])
+    assert pred.shape == (256, 2) and np.all(np.isfinite(pred))
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("timescale,") and {r.split(",")[0] for r in rows[1:]} == {"a", "b"}
+    assert (tmp_path / "checkpoint_t0.pt").exists() and (tmp_path / "checkpoint_t1.pt").exists()
+
+
+def test_loss_on_type_a_ignores_b_particles():
+    from equiglass.training import _loss
+
+    pred = torch.zeros(4, 1, requires_grad=True)
+    y = torch.tensor([[1.0], [1.0], [5.0], [5.0]])
+    types = torch.tensor([0, 0, 1, 1])
+    loss = _loss(pred, y, types, ("A",))
+    loss.backward()
+    assert loss.item() == 1.0 and torch.all(pred.grad[2:] == 0) and torch.all(pred.grad[:2] != 0)
+
+
+def test_deepmind_initialization_scales():
+    from equiglass.models.bapst import deepmind_linear
+
+    torch.manual_seed(0)
+    lin = deepmind_linear(400, 300)
+    assert abs(lin.weight.std().item() - (1 / 400) ** 0.5) < 0.003  # truncation-corrected: std √(1/fan_in)
+    assert abs(lin.bias.std().item() - (0.1 / 300) ** 0.5) < 0.003
+    assert lin.bias.abs().max().item() > 0
+
+
+def test_training_on_some_timescales(tmp_path, toy_samples):
+    art = run(tmp_path, toy_samples, family="ridge", hparams={}, timescales=("b",),
+              info={"timescales": {"labels": ["a", "b"], "values": [0.9, 0.5],
+                                   "times_by_temperature": {"1.00": [1.0, 2.0]}}})
+    assert art["info"]["timescales"]["labels"] == ["b"] and art["n_outputs"] == 1
+    assert Predictor(art).predict(toy_samples[3]).shape == (256, 1)

@@ -27,13 +27,36 @@ FORMAT = "equiglass-model"
 FORMAT_VERSION = 1
 
 
+class PerTimescale(torch.nn.Module):
+    """One single-output model per timescale (Bapst et al.'s protocol), predicting together."""
+
+    def __init__(self, models: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.models = torch.nn.ModuleList(models)
+
+
 def build_model(family: str, n_outputs: int, hparams: dict[str, Any], n_descriptors: int = 0) -> Any:
-    """An untrained model of ``family`` with constructor arguments ``hparams`` (as stored in model files)."""
+    """An untrained model of ``family`` with constructor arguments ``hparams`` (as stored in model files).
+
+    ``hparams["per_timescale"]``: ``n_outputs`` single-output models (:class:`PerTimescale`).
+    """
     try:
         spec = registry.spec(family)
     except KeyError as err:
         raise InputError(str(err.args[0])) from None
-    return spec.build(n_outputs, dict(hparams), n_descriptors)
+    hp = dict(hparams)
+    if hp.pop("per_timescale", False):
+        return PerTimescale([spec.build(1, dict(hp), n_descriptors) for _ in range(n_outputs)])
+    return spec.build(n_outputs, hp, n_descriptors)
+
+
+def forward(spec, model: Any, batch: Any, samples: list[Sample], cache: dict | None) -> torch.Tensor:
+    """Standardized predictions (N, n_outputs) of a gradient-trained model (or a :class:`PerTimescale`)."""
+    if isinstance(model, PerTimescale):
+        caches = [None] * len(model.models) if cache is None else [cache.setdefault(("t", k), {})
+                                                                    for k in range(len(model.models))]
+        return torch.cat([spec.forward(m, batch, samples, c) for m, c in zip(model.models, caches)], dim=1)
+    return spec.forward(model, batch, samples, cache)
 
 
 def _weights(family: str, model: Any) -> dict[str, torch.Tensor]:
@@ -143,7 +166,7 @@ class Predictor:
         if self.spec.predict is not None:
             return self.spec.predict(self.model, sample)
         batch = to_batch([sample]).to(self.device)
-        return self.spec.forward(self.model, batch, [sample], None).cpu().numpy()
+        return forward(self.spec, self.model, batch, [sample], None).cpu().numpy()
 
     def predict(self, sample: Sample) -> np.ndarray:
         """Propensities (N, n_outputs) in the units of the training targets."""

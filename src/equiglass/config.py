@@ -205,8 +205,7 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
         for st in msets:
             if sorted(temperature_key(t) for t in st) not in set_keys:
                 problems.append(f"training.model_sets.{model}: {st} is not one of training.sets {tr.get('sets')}")
-    allowed = {"epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "grad_clip", "patience", "max_time_s",
-               "threads", "device", "temperature_input", "amp"}
+    allowed = set(schema()["properties"]["training"]["properties"]) - {"models", "sets", "model_sets", "per_model"}
     for model, over in tr.get("per_model", {}).items():
         if model not in registry.FAMILIES:
             problems.append(f"training.per_model: unknown model family {model!r} ({', '.join(registry.names())})")

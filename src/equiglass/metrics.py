@@ -56,7 +56,8 @@ def evaluate_predictions(
 
     preds, trues : per configuration (N_c, n_t) in physical units; types : (N_c,).
     Returns {species: {metric: [value per timescale]}} with metrics pearson (mean over
-    configurations), pearson_sem (bootstrap), pearson_pooled, spearman, mse.
+    configurations), pearson_sem (bootstrap), pearson_ci_low/high (95 % bootstrap interval over
+    configurations), pearson_per_configuration (C × n_t), pearson_pooled, spearman, mse.
     """
     names = "AB"
     out: dict[str, dict[str, list[float]]] = {}
@@ -74,9 +75,15 @@ def evaluate_predictions(
             continue
         rho_a, rs_a = np.array(rho), np.array(rs)
         pa, ta = np.concatenate(p_all), np.concatenate(t_all)
+        from .stats import interval
+
+        cis = [interval(rho_a[:, k], seed=seed) for k in range(rho_a.shape[1])]
         out[names[a]] = {
             "pearson": np.nanmean(rho_a, axis=0).tolist(),
             "pearson_sem": bootstrap_sem(rho_a, seed=seed).tolist(),
+            "pearson_ci_low": [c.low for c in cis],
+            "pearson_ci_high": [c.high for c in cis],
+            "pearson_per_configuration": rho_a.tolist(),
             "pearson_pooled": pearson_columns(pa, ta).tolist(),
             "spearman": np.nanmean(rs_a, axis=0).tolist(),
             "mse": np.mean((pa - ta) ** 2, axis=0).tolist(),

@@ -34,7 +34,12 @@ class TrainSettings:
     optional wall-time budget [s] (breaks exact reproducibility across machines); seed; threads :
     torch CPU threads; device : ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on
     CUDA (ignored on the CPU); augment_rotations : random axis permutations and reflections of
-    the edge vectors of graph models (Bapst et al.; the equivariant model needs none).
+    the edge vectors of graph models (Bapst et al.; the equivariant model needs none);
+    loss_types : species whose squared errors the loss averages (Bapst et al.: ``["A"]``);
+    select_by : the checkpoint kept, ``val_loss`` (lowest) or ``val_rho_A`` (highest validation
+    Pearson ρ of A; Bapst et al. chose by test correlation); per_timescale : one single-output
+    model per timescale (Bapst et al.'s protocol) instead of one multi-output model;
+    timescales : train only these timescales (labels such as ``Fs=0.368``; empty: all).
     """
 
     family: str = "se3gnn"
@@ -53,6 +58,10 @@ class TrainSettings:
     augment_rotations: bool = False
     explode_threshold: float = 1e6
     amp: bool = False
+    loss_types: tuple[str, ...] = ("A", "B")
+    select_by: str = "val_loss"
+    per_timescale: bool = False
+    timescales: tuple[str, ...] = ()
 
 
 def dumps(settings: dict[str, Any]) -> str:
@@ -146,14 +155,16 @@ def inherent(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
 def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str]) -> dict[str, Any]:
     """Training of ``family`` on the set ``trainset`` (temperatures ``temperatures``).
 
-    ``training`` holds the :class:`TrainSettings` fields (the family's ``per_model`` overrides
-    and its training-option hyperparameters, e.g. Bapst's augmentation, moved in); ``hparams``
+    ``training`` holds the :class:`TrainSettings` fields: the configuration's, then the family's
+    own recipe (registry), then ``training.per_model`` overrides, and its training-option
+    hyperparameters (e.g. Bapst's augmentation) moved in; ``hparams``
     the constructor hyperparameters; ``inputs`` the model-input record (+ temperature_input).
     """
     from .models import registry
 
     hp = dict(cfg["models"].get(family, {}))
     tr = {k: v for k, v in cfg["training"].items() if k not in _WHAT_TO_TRAIN}
+    tr.update(registry.family(family).training or {})  # the family's published recipe
     tr.update(cfg["training"]["per_model"].get(family, {}))
     for key in registry.family(family).train_options:
         if key in hp:

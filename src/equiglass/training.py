@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .artifact import make_artifact, save_artifact
+from .artifact import PerTimescale, forward, make_artifact, save_artifact
 from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
 from .files import atomic_path, write_csv, write_json
@@ -66,7 +66,7 @@ class _Runner:
         batch = to_batch(samples, self.standardize).to(self.device)
         if gen is not None:
             batch.vec = _rotation_augment(batch.vec, gen)
-        return self.spec.forward(self.model, batch, samples, self._cache), batch
+        return forward(self.spec, self.model, batch, samples, self._cache), batch
 
 
 def validation_scores(pred: list[np.ndarray], true: list[np.ndarray], types: list[np.ndarray]) -> dict[str, float]:
@@ -78,6 +78,15 @@ def validation_scores(pred: list[np.ndarray], true: list[np.ndarray], types: lis
     return out
 
 
+def timescale_columns(sample: Sample, columns: list[int]) -> Sample:
+    """The sample with only the target timescales ``columns``."""
+    from dataclasses import replace
+
+    return replace(sample, targets=None if sample.targets is None else sample.targets[:, columns],
+                   times=None if sample.times is None else np.asarray(sample.times)[columns],
+                   timescale_labels=[sample.timescale_labels[c] for c in columns])
+
+
 def train(
     train_samples: list[Sample],
     val_samples: list[Sample],
@@ -86,8 +95,11 @@ def train(
     label: str = "train",
     info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train a model; write ``model.pt`` (artifact), ``history.csv`` and ``checkpoint.pt``.
+    """Train a model; write ``model.pt`` (artifact), ``history.csv`` and ``checkpoint*.pt``.
 
+    ``settings.timescales`` (labels) restricts the targets to those timescales;
+    ``settings.per_timescale`` trains one single-output model per timescale (Bapst et al.'s
+    protocol), each with its own early stopping, stored together as one model file.
     ``info`` (timescales, temperatures, inputs...) is stored in the artifact. Returns the
     artifact dictionary.
     """
@@ -99,9 +111,23 @@ def train(
         raise ValueError(f"unknown model family {settings.family!r}; choose from {registry.names()}")
     spec = registry.spec(settings.family)
     torch.set_num_threads(max(1, settings.threads))
+    info = dict(info or {})
+    if settings.timescales:
+        labels = train_samples[0].timescale_labels
+        missing = [t for t in settings.timescales if t not in labels]
+        if missing:
+            raise ValueError(f"training.timescales {missing} are not among the targets {labels}")
+        cols = [labels.index(t) for t in settings.timescales]
+        train_samples = [timescale_columns(s, cols) for s in train_samples]
+        val_samples = [timescale_columns(s, cols) for s in val_samples]
+        if "timescales" in info:
+            ts = dict(info["timescales"])
+            ts["labels"] = [ts["labels"][c] for c in cols]
+            ts["values"] = [ts["values"][c] for c in cols] if len(ts.get("values", [])) > max(cols) else ts.get("values")
+            ts["times_by_temperature"] = {k: [v[c] for c in cols] for k, v in ts.get("times_by_temperature", {}).items()}
+            info["timescales"] = ts
     n_t = train_samples[0].targets.shape[1]
     mean, std = target_statistics(train_samples)
-    info = dict(info or {})
     info.setdefault("standardization", {"mean": mean.tolist(), "std": std.tolist()})
     avg_nb = float(np.mean([s.graph.n_edges / s.n for s in train_samples]))
     n_desc = train_samples[0].descriptors.shape[1]
@@ -114,8 +140,57 @@ def train(
         return _fit_closed_form(spec, hparams, train_samples, val_samples, settings, out, mean, std, info, t0)
 
     device = pick_device(settings.device)
-    torch.manual_seed(derive_seed(settings.seed, "init"))
-    model = spec.build(n_t, hparams, n_desc)
+    fit = dict(spec=spec, settings=settings, hparams=hparams, n_desc=n_desc, device=device, out=out)
+    if settings.per_timescale and n_t > 1:
+        labels = train_samples[0].timescale_labels
+        parts = [_fit_gradient(**fit, train_samples=[timescale_columns(s, [k]) for s in train_samples],
+                               val_samples=[timescale_columns(s, [k]) for s in val_samples],
+                               standardize=(mean[:, k: k + 1], std[:, k: k + 1]), n_outputs=1,
+                               ckpt_path=out / f"checkpoint_t{k}.pt", label=f"{label} {labels[k]}", seed_key=k)
+                 for k in range(n_t)]
+        model = PerTimescale([m for m, _ in parts])
+        history = [{"timescale": labels[k], **row} for k, (_, st) in enumerate(parts) for row in st["history"]]
+        states = [st for _, st in parts]
+        hparams = {**hparams, "per_timescale": True}
+    else:
+        model, st = _fit_gradient(**fit, train_samples=train_samples, val_samples=val_samples,
+                                  standardize=(mean, std), n_outputs=n_t, ckpt_path=out / "checkpoint.pt",
+                                  label=label, seed_key=None)
+        history, states = st["history"], [st]
+    write_csv(out / "history.csv", history)  # also when finished checkpoints were resumed
+    _write_timing(out, settings.family, device, [t for st in states for t in st["epoch_times_s"]])
+    best = [st["best_epoch"] for st in states]
+    info.update(training={**asdict(settings), "n_parameters": count_parameters(model),
+                          "best_epoch": best[0] if len(best) == 1 else best,
+                          "epochs_run": [st["epoch"] for st in states] if len(states) > 1 else states[0]["epoch"],
+                          "stop_reason": [st["stop_reason"] for st in states] if len(states) > 1
+                          else states[0]["stop_reason"], "avg_neighbors": avg_nb,
+                          "train_configurations": [s.name for s in train_samples],
+                          "val_configurations": [s.name for s in val_samples]})
+    artifact = make_artifact(settings.family, model, n_t, hparams, info, n_descriptors=n_desc)
+    save_artifact(out / "model.pt", artifact)
+    return artifact
+
+
+def _loss(pred: torch.Tensor, y: torch.Tensor, types: torch.Tensor, loss_types: tuple[str, ...]) -> torch.Tensor:
+    """Mean squared error over the particles of ``loss_types`` (Bapst et al.: type A only)."""
+    if set(loss_types) >= {"A", "B"}:
+        return torch.mean((pred.float() - y) ** 2)
+    mask = torch.zeros_like(types, dtype=torch.bool)
+    for name in loss_types:
+        mask |= types == "AB".index(name)
+    return torch.mean((pred.float()[mask] - y[mask]) ** 2)
+
+
+def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc: int, device: torch.device,
+                  out: Path, train_samples: list[Sample], val_samples: list[Sample],
+                  standardize: tuple[np.ndarray, np.ndarray], n_outputs: int, ckpt_path: Path, label: str,
+                  seed_key: int | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """One gradient-descent training run (checkpointed every epoch, resumable); the best model and its state."""
+    mean, std = standardize
+    seed = settings.seed if seed_key is None else derive_seed(settings.seed, "timescale", seed_key)
+    torch.manual_seed(derive_seed(seed, "init"))
+    model = spec.build(n_outputs, hparams, n_desc)
     if spec.setup is not None:
         spec.setup(model, train_samples)
     model.to(device)
@@ -131,9 +206,8 @@ def train(
         sched = None
     runner = _Runner(model, settings.family, device, (mean, std))
     use_amp = bool(settings.amp and device.type == "cuda")
-    ckpt_path = out / "checkpoint.pt"
     # what the weights depend on: settings (seed included) and every array the model reads
-    signature = fingerprint(settings=asdict(settings), training_data=sample_arrays(train_samples),
+    signature = fingerprint(settings=asdict(settings), seed=seed, training_data=sample_arrays(train_samples),
                             validation_data=sample_arrays(val_samples))
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "best_state": None, "history": [],
              "bad_epochs": 0, "elapsed": 0.0, "epoch_times_s": [], "stop_reason": None}
@@ -159,16 +233,16 @@ def train(
     for epoch in range(state["epoch"], settings.epochs if state["stop_reason"] is None else 0):
         ep_start = time.perf_counter()
         model.train()
-        order = np.random.default_rng(derive_seed(settings.seed, "shuffle", epoch)).permutation(len(train_samples))
+        order = np.random.default_rng(derive_seed(seed, "shuffle", epoch)).permutation(len(train_samples))
         losses = []
         for step, k in enumerate(range(0, len(order), settings.batch_size)):
             chunk = [train_samples[i] for i in order[k: k + settings.batch_size]]
             gen = None
             if settings.augment_rotations:
-                gen = torch.Generator().manual_seed(derive_seed(settings.seed, "augment", epoch, step))
+                gen = torch.Generator().manual_seed(derive_seed(seed, "augment", epoch, step))
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
                 pred, batch = runner.forward(chunk, gen)
-            loss = torch.mean((pred.float() - batch.y) ** 2)
+            loss = _loss(pred, batch.y, batch.types, settings.loss_types)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"{label}: loss is {loss.item()} at epoch {epoch + 1} batch {step}; "
                                        f"the last good checkpoint is {ckpt_path}; lower train.lr")
@@ -182,7 +256,7 @@ def train(
                                        f"batch {step}; the last good checkpoint is {ckpt_path}; lower train.lr")
             opt.step()
             losses.append(loss.item())
-        val_loss, scores = evaluate_loss(runner, val_samples or train_samples, mean, std)
+        val_loss, scores = evaluate_loss(runner, val_samples or train_samples, settings.loss_types)
         if sched is not None:
             sched.step(val_loss) if settings.lr_schedule == "plateau" else sched.step()
         state["elapsed"] += time.perf_counter() - ep_start
@@ -190,8 +264,10 @@ def train(
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
                "val_rho_A": scores["rho_A"], "val_rho_B": scores["rho_B"], "lr": opt.param_groups[0]["lr"]}
         state["history"].append(row)
-        if val_loss < state["best_val"]:
-            state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+        # the checkpoint kept: lowest validation loss, or highest validation ρ_A (settings.select_by)
+        score = val_loss if settings.select_by == "val_loss" else -scores["rho_A"]
+        if score < state["best_val"]:
+            state.update(best_val=score, best_epoch=epoch + 1, bad_epochs=0,
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
@@ -216,17 +292,10 @@ def train(
         if stop_reason is not None:
             break
     stop_reason = stop_reason or "max epochs"
-    rep.close(f"best epoch {state['best_epoch']} val_loss {state['best_val']:.4f} ({stop_reason})")
-    write_csv(out / "history.csv", state["history"])  # also when a finished checkpoint was resumed
-    _write_timing(out, settings.family, device, state["epoch_times_s"])
+    state["stop_reason"] = stop_reason
+    rep.close(f"best epoch {state['best_epoch']} ({settings.select_by} {abs(state['best_val']):.4f}; {stop_reason})")
     model.load_state_dict(state["best_state"])
-    info.update(training={**asdict(settings), "n_parameters": n_params, "best_epoch": state["best_epoch"],
-                          "epochs_run": state["epoch"], "stop_reason": stop_reason, "avg_neighbors": avg_nb,
-                          "train_configurations": [s.name for s in train_samples],
-                          "val_configurations": [s.name for s in val_samples]})
-    artifact = make_artifact(settings.family, model, n_t, hparams, info, n_descriptors=n_desc)
-    save_artifact(out / "model.pt", artifact)
-    return artifact
+    return model, state
 
 
 def sample_arrays(samples: list[Sample]) -> list[np.ndarray]:
@@ -277,12 +346,14 @@ def _tensorboard(out: Path):
 
 
 @torch.no_grad()
-def evaluate_loss(runner: _Runner, samples: list[Sample], mean: np.ndarray, std: np.ndarray) -> tuple[float, dict]:
+def evaluate_loss(runner: _Runner, samples: list[Sample], loss_types: tuple[str, ...] = ("A", "B")
+                  ) -> tuple[float, dict]:
+    """Validation loss (as in training) and mean per-configuration ρ per species."""
     runner.model.eval()
     losses, preds, trues, types = [], [], [], []
     for s in samples:
         pred, batch = runner.forward([s])
-        losses.append(torch.mean((pred - batch.y) ** 2).item())
+        losses.append(_loss(pred, batch.y, batch.types, loss_types).item())
         preds.append(pred.cpu().numpy())
         trues.append(batch.y.cpu().numpy())
         types.append(s.graph.types)

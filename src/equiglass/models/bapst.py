@@ -1,22 +1,23 @@
 """The non-equivariant GNN of Bapst et al., Nature Physics 16, 448 (2020), in PyTorch.
 
-Follows DeepMind's ``glassy_dynamics/graph_model.py``: node input = particle type (a scalar),
-edge input = relative position vector r_receiver − r_sender (3 components: not rotation
-invariant), an encoder of independent MLPs for nodes and edges, one GraphNetwork core
-(edge MLP on [edge, sender, receiver]; node MLP on [node, Σ incoming edges]) applied
-``n_recurrences`` times with shared weights, each time fed the concatenation of its previous
-output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs have
-hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder), and
-Sonnet's initialization (truncated normal weights with std 1/√fan_in, zero biases).
+Follows DeepMind's ``glassy_dynamics/graph_model.py`` (google-deepmind/deepmind-research): node
+input = particle type (a scalar), edge input = relative position vector r_receiver − r_sender (3
+components: not rotation invariant), an encoder of independent MLPs for nodes and edges, one
+GraphNetwork core (edge MLP on [edge, sender, receiver]; node MLP on [node, Σ incoming edges])
+applied ``n_recurrences`` times with shared weights, each time fed the concatenation of its
+previous output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs
+have hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder).
 Edges connect pairs closer than the threshold (2.0), self-pairs included as in their code
 (``include_self_edges``). Optional extra node inputs (``n_extra``, e.g. the local potential
-energy) are concatenated to the type before the node encoder. Their training applied random π/2 rotations and reflections of the
-edge vectors as augmentation (``augment_rotations`` in the trainer).
+energy) are concatenated to the type before the node encoder.
 
-Difference (documented): the original trains one model per timescale with a scalar output;
-here the decoder emits one output per (type, timescale), like the SE(3) model, so both are
-trained by the same loop. ``n_outputs=1`` reproduces the original per-timescale setting.
-"""
+The published recipe (their ``train.py``), the defaults of the ``bapst`` family: initialization
+``init='deepmind'`` (weights variance scaling 1.0, biases 0.1), one decoder for all particles
+(``per_type_heads=False``), one model per timescale with a scalar output, Adam lr 1e-4, global
+gradient-norm clip 1.0, L2 loss on type A only, random axis permutations and reflections of the
+edge vectors (training settings ``per_timescale``, ``lr``, ``grad_clip``, ``loss_types``,
+``augment_rotations``). ``init='sonnet'`` (zero biases) and per-type multi-output heads remain
+options."""
 
 from __future__ import annotations
 
@@ -26,19 +27,36 @@ from torch import nn
 from .common import GraphBatch, scatter_sum, select_by_type
 from .spec import ModelSpec
 
+_TRUNC = 0.87962566103423978  # std of a unit normal truncated at ±2σ (TensorFlow's variance scaling)
+
+
+def deepmind_linear(n_in: int, n_out: int) -> nn.Linear:
+    """nn.Linear initialized as DeepMind's glassy_dynamics (TF1): weights
+    ``variance_scaling_initializer(1.0)`` (fan_in, truncated normal: std √(1/n_in)/0.8796) and
+    biases ``variance_scaling_initializer(0.1)`` (a 1-D shape has fan_in = n_out: std √(0.1/n_out)/0.8796)."""
+    lin = nn.Linear(n_in, n_out)
+    w, b = (1.0 / n_in) ** 0.5 / _TRUNC, (0.1 / n_out) ** 0.5 / _TRUNC
+    nn.init.trunc_normal_(lin.weight, std=w, a=-2 * w, b=2 * w)
+    nn.init.trunc_normal_(lin.bias, std=b, a=-2 * b, b=2 * b)
+    return lin
+
 
 def sonnet_linear(n_in: int, n_out: int) -> nn.Linear:
-    """nn.Linear initialized as Sonnet's (used by graph_nets): truncated normal with std 1/√fan_in, zero bias."""
+    """nn.Linear initialized as Sonnet's defaults (graph_nets): truncated normal with std 1/√fan_in, zero bias."""
     lin = nn.Linear(n_in, n_out)
     nn.init.trunc_normal_(lin.weight, std=n_in**-0.5, a=-2 * n_in**-0.5, b=2 * n_in**-0.5)
     nn.init.zeros_(lin.bias)
     return lin
 
 
-def mlp(sizes: list[int], activate_final: bool = True) -> nn.Sequential:
+INITS = {"deepmind": deepmind_linear, "sonnet": sonnet_linear}
+
+
+def mlp(sizes: list[int], activate_final: bool = True, linear=sonnet_linear) -> nn.Sequential:
+    """Linear layers of ``sizes`` with ReLU between them (and after the last if ``activate_final``)."""
     layers: list[nn.Module] = []
     for k in range(len(sizes) - 1):
-        layers.append(sonnet_linear(sizes[k], sizes[k + 1]))
+        layers.append(linear(sizes[k], sizes[k + 1]))
         if k < len(sizes) - 2 or activate_final:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
@@ -55,20 +73,25 @@ class BapstGNN(nn.Module):
         n_recurrences: int = 7,
         include_self_edges: bool = True,
         n_extra: int = 0,
+        init: str = "sonnet",
+        per_type_heads: bool = True,
     ) -> None:
         super().__init__()
         h = list(mlp_sizes)
         d = h[-1]
+        linear = INITS[init]
         self.n_outputs, self.n_types = n_outputs, n_types
         self.n_recurrences = n_recurrences
         self.include_self_edges = include_self_edges
         self.n_extra = n_extra
-        self.node_encoder = mlp([1 + n_extra, *h])
-        self.edge_encoder = mlp([3, *h])
+        self.per_type_heads = per_type_heads
+        self.node_encoder = mlp([1 + n_extra, *h], linear=linear)
+        self.edge_encoder = mlp([3, *h], linear=linear)
         # core inputs: concatenation of the current latent and the encoding (2d each)
-        self.edge_core = mlp([2 * d + 2 * d + 2 * d, *h])
-        self.node_core = mlp([2 * d + d, *h])
-        self.decoder = mlp([d, *h, n_types * n_outputs], activate_final=False)
+        self.edge_core = mlp([2 * d + 2 * d + 2 * d, *h], linear=linear)
+        self.node_core = mlp([2 * d + d, *h], linear=linear)
+        heads = n_types * n_outputs if per_type_heads else n_outputs  # DeepMind: one decoder for all nodes
+        self.decoder = mlp([d, *h, heads], activate_final=False, linear=linear)
 
     def _edges(self, batch: GraphBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         src, dst = batch.src, batch.dst
@@ -93,7 +116,8 @@ class BapstGNN(nn.Module):
             edge_in = torch.cat([edge, edge0], dim=-1)
             edge = self._edge_update(edge_in, node_in, src, dst)
             node = self.node_core(torch.cat([node_in, scatter_sum(edge, dst, n)], dim=-1))
-        return select_by_type(self.decoder(node), batch.types, self.n_outputs)
+        out = self.decoder(node)
+        return select_by_type(out, batch.types, self.n_outputs) if self.per_type_heads else out
 
     def _edge_update(self, edge_in: torch.Tensor, node_in: torch.Tensor, src: torch.Tensor,
                      dst: torch.Tensor) -> torch.Tensor:

@@ -77,8 +77,14 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
     results: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     inference_s: dict[str, float] = {}
+    model_labels = art["info"].get("timescales", {}).get("labels")
     for tkey, pairs in test_pairs.items():
         samples = load_samples(pairs)
+        if model_labels and model_labels != samples[0].timescale_labels:  # trained on some timescales only
+            from ..training import timescale_columns
+
+            cols = [samples[0].timescale_labels.index(lab) for lab in model_labels]
+            samples = [timescale_columns(s, cols) for s in samples]
         t_inf = time.perf_counter()
         preds = [pred.predict(s) for s in samples]
         t_inf = (time.perf_counter() - t_inf) / max(len(samples), 1)
@@ -125,6 +131,8 @@ def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "model": ev["model"], "train_set": ev["train_set"], "test_T": float(tkey),
                         "type": species, "timescale": label, "time": res["times"][k],
                         "pearson": m["pearson"][k], "pearson_sem": m["pearson_sem"][k],
+                        "pearson_ci_low": m.get("pearson_ci_low", [None] * (k + 1))[k],
+                        "pearson_ci_high": m.get("pearson_ci_high", [None] * (k + 1))[k],
                         "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
                         "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
                         "n_parameters": ev["n_parameters"],
@@ -136,14 +144,15 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
     """Comparison table of every model: CSV and a Markdown version (same name, .md)."""
     rows = metrics_rows([read_json(f) for f in evaluation_jsons])
     write_csv(output_csv, rows)
-    md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | pooled ρ | params |",
-          "|---|---|---|---|---|---|---|---|---|"]
+    md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | 95 % CI | pooled ρ | "
+          "params |", "|---|---|---|---|---|---|---|---|---|---|"]
     def f(x: Any, spec: str) -> str:
         return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
     for r in rows:
         md.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {r['type']} | {r['timescale']} | "
                   f"{f(r['time'], '.3g')} | {f(r['pearson'], '.3f')} ± {f(r['pearson_sem'], '.3f')} | "
+                  f"[{f(r['pearson_ci_low'], '.3f')}, {f(r['pearson_ci_high'], '.3f')}] | "
                   f"{f(r['pearson_pooled'], '.3f')} | {r['n_parameters']} |")
     with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(md) + "\n")

@@ -1,0 +1,100 @@
+"""Statistics that decide: per-configuration Pearson ρ, bootstrap confidence intervals, and
+paired comparisons of two models on the same test configurations.
+
+The unit of resampling is the test *configuration* (its particles are correlated), so a
+confidence interval says how much a result would move with other configurations of the same
+liquid. Two models evaluated on the same configurations are compared *paired*: the
+per-configuration differences Δρ_c = ρ_c(a) − ρ_c(b) are resampled together, which removes the
+configuration-to-configuration spread both models share. A difference is *resolved* when its
+95 % interval excludes 0; a claim is then ``supported`` or ``contradicted``, otherwise
+``unresolved`` (never claimed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import pearson_columns
+
+SPECIES = {"A": 0, "B": 1}
+
+
+def per_configuration_rho(preds: Sequence[np.ndarray], trues: Sequence[np.ndarray], types: Sequence[np.ndarray],
+                          species: str = "A") -> np.ndarray:
+    """Pearson ρ of each configuration and timescale over the particles of ``species``: (C, n_t)."""
+    a = SPECIES[species]
+    return np.stack([pearson_columns(p[t == a], y[t == a]) for p, y, t in zip(preds, trues, types)])
+
+
+def bootstrap_means(values: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Means of ``n_boot`` resamples (with replacement) of the rows of ``values`` (C, ...)."""
+    values = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    return np.nanmean(values[idx], axis=1)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean over configurations with a percentile bootstrap interval (``level``, e.g. 0.95)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    level: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    @property
+    def resolved(self) -> bool:
+        """The interval excludes 0."""
+        return bool(self.low > 0 or self.high < 0)
+
+    def verdict(self) -> str:
+        """For a difference a − b where a claim says a > b."""
+        if self.n < 2 or not np.isfinite(self.low):
+            return "unresolved"
+        return "supported" if self.low > 0 else "contradicted" if self.high < 0 else "unresolved"
+
+
+def interval(values: np.ndarray, level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> Interval:
+    """Mean of per-configuration ``values`` (C,) with its bootstrap interval (NaN with < 2 values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        m = float(v.mean()) if len(v) else float("nan")
+        return Interval(m, float("nan"), float("nan"), len(v), level)
+    means = bootstrap_means(v, n_boot, seed)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(v.mean()), float(lo), float(hi), len(v), level)
+
+
+def paired_difference(rho_a: np.ndarray, rho_b: np.ndarray, level: float = 0.95, n_boot: int = 10_000,
+                      seed: int = 0) -> Interval:
+    """Δρ = ρ(a) − ρ(b) over the same configurations (C,), resampled jointly."""
+    a, b = np.asarray(rho_a, dtype=float), np.asarray(rho_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs the same configurations: {a.shape} vs {b.shape}")
+    return interval(a - b, level, n_boot, seed)
+
+
+def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> int:
+    """Configurations needed for a paired interval of half-width ``target`` (normal approximation)."""
+    d = np.asarray(delta, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return 0
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    return int(np.ceil((z * d.std(ddof=1) / target) ** 2))
+
+
+__all__ = ["Interval", "bootstrap_means", "half_width_needed", "interval", "paired_difference",
+           "per_configuration_rho"]
