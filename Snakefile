@@ -32,9 +32,10 @@ include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/ablations.smk"
 
 
 rule all:
     default_target: True
     input:
-        ALL_TARGETS + EXPERIMENT_TARGETS + PREDICT_TARGETS,
+        ALL_TARGETS + EXPERIMENT_TARGETS + ABLATION_TARGETS + PREDICT_TARGETS,

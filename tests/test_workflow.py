@@ -56,7 +56,7 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     work = tiny_run
     metrics = (work / "results/tables/metrics.csv").read_text().splitlines()
     assert len(metrics) == 1 + 2 * 2 * 2 * 2 * 3  # header + models x sets x temperatures x types x timescales
-    for fig in ["dynamics", "rho_vs_time", "learning_curves", "snapshot_T0.80"]:
+    for fig in ["dynamics", "rho_vs_time", "training_curves", "snapshot_T0.80"]:
         assert (work / f"results/figures/{fig}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{fig}.pdf").exists()
     for fig in ["generalization_matrix", "generalization_curves", "transfer", "interpretability",

@@ -30,9 +30,21 @@ def cmd_interpret(a: argparse.Namespace) -> None:
 def cmd_summary(a: argparse.Namespace) -> None:
     from .steps.summary import step_summary
 
-    text = step_summary(a.metrics, a.generalization, a.transfer, a.interpret,
-                        _settings(a.context) if a.context else {}, a.output)
+    text = step_summary(a.metrics, a.comparisons, a.generalization, a.transfer, a.interpret,
+                        _settings(a.context) if a.context else {}, a.output, a.ablations, a.dynamics)
     print(text)
+
+
+def cmd_ablation(a: argparse.Namespace) -> None:
+    from .steps.ablations import step_ablation
+
+    step_ablation(a.study, a.evaluations, _settings(a.labels)["labels"], a.output, a.figure, a.caption)
+
+
+def cmd_compare(a: argparse.Namespace) -> None:
+    from .steps.compare import step_compare
+
+    step_compare(_settings(a.plan), a.output, a.figure, a.caption)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -67,8 +79,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--caption", default="")
     s.set_defaults(func=cmd_interpret)
 
+    s = esub.add_parser("ablation", help="one ablation study or the learning curves from its evaluation files")
+    s.add_argument("study", choices=["lmax", "depth", "inputs", "curve", "levers"])
+    s.add_argument("evaluations", nargs="+", help="results/ablations/eval/<key>.json, in the order of --labels")
+    s.add_argument("--labels", required=True, help='JSON {"labels": [...]}: the setting of each evaluation')
+    s.add_argument("--output", required=True, help="JSON (a CSV is written next to it)")
+    s.add_argument("--figure", required=True, help="figure PNG")
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_ablation)
+
+    s = esub.add_parser("compare", help="paired differences of models on the same test configurations")
+    s.add_argument("--plan", required=True, help="JSON or @file: models (name -> evaluation JSON) and pairs")
+    s.add_argument("--output", required=True, help="tables/comparisons.csv (a JSON is written next to it)")
+    s.add_argument("--figure", help="figure PNG of the differences at tau_alpha and the shortest time")
+    s.add_argument("--caption", default="")
+    s.set_defaults(func=cmd_compare)
+
     s = esub.add_parser("summary", help="results/summary.md: our numbers beside the published ones")
     s.add_argument("--metrics", required=True)
+    s.add_argument("--comparisons", help="tables/comparisons.json")
+    s.add_argument("--ablations", nargs="*", default=[], help="results/ablations/*.json of the studies run")
+    s.add_argument("--dynamics", nargs="*", default=[], help="results/dynamics/T*.json (t/tau_alpha of our timescales)")
     s.add_argument("--generalization")
     s.add_argument("--transfer")
     s.add_argument("--interpret")

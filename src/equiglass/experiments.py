@@ -322,19 +322,36 @@ def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: di
         absc = np.nan_to_num(np.abs(corr), nan=-1.0)  # constant features (e.g. the embedding of one species)
         best = absc.argmax(axis=1)
         best_abs = absc[np.arange(len(best)), best]
+        # the same best feature, configuration by configuration: its spread over configurations
+        per_conf = np.array([[abs(float(pearson_columns(xc[:, [b]], yc[:, [j]])[0])) for xc, yc in zip(x_all, y_all)]
+                             for j, b in enumerate(best)])
+        from .stats import interval
+
         layers.append({
             "layer": k, "features": names_f, "correlation": corr.tolist(),
             "probe_r2": r2.tolist(),
             "best_feature": [names_f[b] if v >= 0 else "none (constant)" for b, v in zip(best, best_abs)],
             "best_abs_correlation": [float(v) if v >= 0 else float("nan") for v in best_abs],
+            "best_abs_correlation_ci": {names_t[j]: [interval(per_conf[j]).low, interval(per_conf[j]).high]
+                                        for j in range(len(names_t))},
         })
     top = sorted(
         ({"layer": L["layer"], "descriptor": names_t[j], "feature": L["best_feature"][j],
           "abs_correlation": L["best_abs_correlation"][j]} for L in layers for j in range(len(names_t))),
         key=lambda r: -r["abs_correlation"] if math.isfinite(r["abs_correlation"]) else 0.0,
     )
+    # control: the same architecture untrained (seeded initialization): what the first layer gives for free
+    torch.manual_seed(derive_seed(0, "untrained control"))
+    untrained = build_model("se3gnn", pred.n_outputs, model_artifact["hparams"]).eval()
+    x_u = [layer_invariants(untrained, s)[1][0][m] for s, m in zip(samples, masks)] if n_layers > 1 else None
+    control = None
+    if x_u is not None:
+        r2_u = probe_r2(np.concatenate(x_u[:half]), np.concatenate(y_all[:half]), np.concatenate(x_u[half:]),
+                        np.concatenate(y_all[half:]))
+        control = {"layer": 1, "probe_r2": {n: float(v) for n, v in zip(names_t, r2_u)}}
     return {"descriptors": names_t, "layers": layers, "top": top[:15], "species": "AB"[species],
-            "n_configurations": len(samples), "probe_split": [half, len(samples) - half]}
+            "n_configurations": len(samples), "probe_split": [half, len(samples) - half],
+            "untrained_control": control}
 
 
 def local_density(sample: Sample, r_shell: float = 1.45) -> np.ndarray:

@@ -178,6 +178,20 @@ def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[st
     }
 
 
+def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> dict[str, Any]:
+    """Training of ablation variant ``key`` (see :mod:`equiglass.ablations`) at ``temperatures``."""
+    from . import ablations
+
+    variant = ablations.variants(cfg)[key]
+    vcfg = ablations.configured(cfg, variant)
+    if cfg["ablations"]["epochs"]:
+        vcfg["training"]["epochs"] = cfg["ablations"]["epochs"]
+    out = train(vcfg, variant.family, f"ablation {key}", temperatures)
+    if variant.match_parameters:  # the width (mul) is chosen in the job to match this model's parameters
+        out["match_parameters"] = {"reference": cfg["models"][variant.family], "vary": "mul"}
+    return out
+
+
 def evaluate(cfg: dict[str, Any], trainset: str) -> dict[str, Any]:
     return {"set_name": trainset, "seed": cfg["seeds"]["split"]}
 

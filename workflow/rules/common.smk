@@ -203,9 +203,15 @@ def md_resources(rule):
     return res
 
 
-def train_resources():
+def train_resources(n_graphs=None):
+    """Requests of a training job; ``n_graphs(wildcards)``: its training configurations (default: its set's)."""
+
     def runtime(wc, attempt):
-        n = sum(len(SPLITS[T]["train"]) for T in SETS[wc.trainset])
+        n = (
+            n_graphs(wc)
+            if n_graphs
+            else sum(len(SPLITS[T]["train"]) for T in SETS[wc.trainset])
+        )
         return request_minutes(train_minutes(config, n), config, attempt)
 
     res = {
@@ -360,6 +366,59 @@ def transfer_pool():
     return ids(TRANSFER_TARGET, "train") + ids(TRANSFER_TARGET, "validation")
 
 
+# --------------------------------------------------------------------------- ablations
+ABL = config["ablations"]
+if ABL["enabled"]:
+    from equiglass import ablations as A
+
+    ABL_T = (
+        temperature_key(ABL["train_set"][0])
+        if ABL["train_set"]
+        else next(SETS[ts][0] for ts in SETS if len(SETS[ts]) == 1)
+    )
+    ABL_STUDIES = A.studies(config)
+    ABL_VARIANTS = A.variants(config)
+    ABL_INPUTS = (
+        "thermal"
+        if config["inputs"]["positions"] == "thermal"
+        else config["inputs"]["positions"]
+    )
+    ABL_INPUTS += "+energy" if config["inputs"]["local_energy"] else ""
+
+
+def ablation_train_ids(key):
+    n = ABL_VARIANTS[key].n_train or ABL["n_train"]
+    return ids(ABL_T, "train")[:n] if n else ids(ABL_T, "train")
+
+
+def ablation_graph(key, T, s):
+    """The graph file an ablation variant reads (the main one when its inputs are the main inputs)."""
+    inputs = ABL_VARIANTS[key].inputs_key()
+    if inputs == ABL_INPUTS:
+        return graph_file(T, s)
+    return f"results/ablations/graphs/{inputs}/T{T}/s{s}.npz"
+
+
+def ablation_pairs(key, samples, args=True):
+    files = [
+        (ablation_graph(key, ABL_T, s), propensity_file(ABL_T, s)) for s in samples
+    ]
+    return (
+        [f"{g}:{p}" for g, p in files] if args else [f for pair in files for f in pair]
+    )
+
+
+def ablation_figures():
+    names = {
+        "lmax": "ablation_lmax",
+        "depth": "ablation_depth",
+        "inputs": "ablation_inputs",
+        "curve": "learning_curves",
+        "levers": "levers",
+    }
+    return {study: names[study] for study in ABL_STUDIES} if ABL["enabled"] else {}
+
+
 # ---------------------------------------------------------------------------- predictions
 def _predict_inputs():
     """Output name (input file name without extension) -> input path; names must be unique."""
@@ -384,10 +443,39 @@ SIMULATION_TARGETS = (
     + [f"results/dynamics/T{T}.json" for T in TEMPS]
     + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
-LEARN_TARGETS = EVAL_FILES + ["results/tables/metrics.csv"]
+LEARN_TARGETS = EVAL_FILES + [
+    "results/tables/metrics.csv",
+    "results/tables/comparisons.csv",
+]
+
+
+def comparison_plan():
+    """Models (family@set -> evaluation file) and the pairs compared: SE(3) against every other
+    family trained on the same set; with ablations, l_max = 0 against the best l_max."""
+    models = {f"{m}@{ts}": f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS}
+    pairs = [
+        [f"se3gnn@{ts}", f"{m}@{ts}"]
+        for m, ts in TRAIN_JOBS
+        if m != "se3gnn" and ("se3gnn", ts) in TRAIN_JOBS
+    ]
+    plan = {"models": models, "pairs": pairs, "seed": config["seeds"]["split"]}
+    if ABL["enabled"] and "lmax" in ABL_STUDIES:
+        plan.update(
+            ablations={"lmax": "results/ablations/ablation_lmax.json"},
+            ablation_T=float(ABL_T),
+            ablation_set=set_name([ABL_T]),
+        )
+    return plan
+
+
+def comparison_inputs(w):
+    plan = comparison_plan()
+    return [*plan["models"].values(), *plan.get("ablations", {}).values()]
+
+
 FIGURE_TARGETS = (
     (["results/figures/dynamics.png"] if SOURCE == "simulate" else [])
-    + ["results/figures/rho_vs_time.png", "results/figures/learning_curves.png"]
+    + ["results/figures/rho_vs_time.png", "results/figures/training_curves.png"]
     + [f"results/figures/scatter_{m}_{ts}.png" for m, ts in TRAIN_JOBS]
     + [f"results/figures/snapshot_T{T}.png" for T in TEMPS]
 )
@@ -404,6 +492,10 @@ EXPERIMENT_TARGETS = (
     if EXP["enabled"]
     else []
 )
+STUDY_OF = {name: study for study, name in ablation_figures().items()}
+ABLATION_TARGETS = [
+    f"results/figures/{name}.png" for name in ablation_figures().values()
+]
 PREDICT_TARGETS = [
     f"results/predictions/{stem}.{ext}"
     for stem in PREDICT_INPUTS

@@ -107,9 +107,15 @@ if EXP["enabled"]:
     rule summary:
         input:
             metrics="results/tables/metrics.csv",
+            comparisons="results/tables/comparisons.json",
             generalization="results/experiments/generalization.json",
             transfer="results/experiments/transfer.json",
             interpret="results/experiments/interpretability.json",
+            ablations=[
+                f"results/ablations/{name}.json"
+                for name in ablation_figures().values()
+            ],
+            dynamics=[f"results/dynamics/T{T}.json" for T in TEMPS],
         output:
             report(
                 "results/summary.md",
@@ -127,9 +133,10 @@ if EXP["enabled"]:
                 {"preset": config["preset"], "what": what_was_run()}
             ),
         shell:
-            "python -m equiglass experiment summary --metrics {input.metrics} "
-            "--generalization {input.generalization} --transfer {input.transfer} --interpret {input.interpret} "
-            "--context {params.context:q} --output {output} 2> {log}"
+            "python -m equiglass experiment summary --metrics {input.metrics} --comparisons {input.comparisons} "
+            "--ablations {input.ablations} --dynamics {input.dynamics} --generalization {input.generalization} "
+            "--transfer {input.transfer} --interpret {input.interpret} --context {params.context:q} "
+            "--output {output} 2> {log}"
 
     rule experiments:
         input:

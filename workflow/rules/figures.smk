@@ -98,18 +98,18 @@ rule figure_snapshot:
         "--caption {params.caption:q} 2> {log}"
 
 
-rule figure_learning:
+rule figure_training:
     input:
         [f"results/models/{m}/{ts}/history.csv" for m, ts in TRAIN_JOBS],
     output:
         png=report(
-            "results/figures/learning_curves.png",
+            "results/figures/training_curves.png",
             category="Training",
-            caption="../report/learning.rst",
+            caption="../report/training.rst",
         ),
-        pdf="results/figures/learning_curves.pdf",
+        pdf="results/figures/training_curves.pdf",
     log:
-        "logs/figures/learning.log",
+        "logs/figures/training.log",
     conda:
         ENVS["analysis"]
     resources:
@@ -117,7 +117,7 @@ rule figure_learning:
     params:
         caption=what_was_run(),
     shell:
-        "python -m equiglass figure learning {input} --output {output.png} --caption {params.caption:q} 2> {log}"
+        "python -m equiglass figure training {input} --output {output.png} --caption {params.caption:q} 2> {log}"
 
 
 rule figures:

@@ -116,3 +116,28 @@ rule table:
         **light_resources(),
     shell:
         "python -m equiglass table {input} --output {output.csv} 2> {log}"
+
+
+rule compare:
+    input:
+        comparison_inputs,
+    output:
+        csv=report(
+            "results/tables/comparisons.csv",
+            category="Metrics",
+            caption="../report/comparisons.rst",
+        ),
+        json="results/tables/comparisons.json",
+        png="results/figures/comparisons.png",
+    log:
+        "logs/compare.log",
+    conda:
+        ENVS["analysis"]
+    resources:
+        **light_resources(),
+    params:
+        plan=lambda w: S.dumps(comparison_plan()),
+        caption=what_was_run(),
+    shell:
+        "python -m equiglass experiment compare --plan {params.plan:q} --output {output.csv} "
+        "--figure {output.png} --caption {params.caption:q} 2> {log}"

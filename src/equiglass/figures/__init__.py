@@ -3,7 +3,8 @@
 Figures are drawn from result files (never recomputed), saved as PNG and PDF with a caption
 saying what was run, in one style (:mod:`.style`: one colour per model family). Modules:
 :mod:`.pipeline` (dynamics, ρ vs time, scatter, snapshot, training curves), :mod:`.experiments`
-(generalization, transfer, interpretability), :mod:`.validation`, :mod:`.predictions`.
+(generalization, transfer, interpretability), :mod:`.ablations` (ablations, learning curves),
+:mod:`.comparisons` (paired differences), :mod:`.validation`, :mod:`.predictions`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ KINDS: dict[str, Kind] = {
     "scatter": Kind("pipeline", "fig_scatter", "one results/eval/<model>/<set>.json"),
     "snapshot": Kind("pipeline", "fig_snapshot", "propensity .npz, graph .npz [, evaluation .json]",
                      options=("slab",)),
-    "learning": Kind("pipeline", "fig_learning_curves", "results/models/*/*/history.csv"),
+    "training": Kind("pipeline", "fig_training_curves", "results/models/*/*/history.csv"),
     "validation": Kind("validation", "fig_validation", "results/validation/validation.json"),
     "predictions": Kind("predictions", "fig_predictions", "a GSD written by `equiglass predict`",
                         options=("slab", "frame")),
@@ -42,6 +43,9 @@ KINDS: dict[str, Kind] = {
     "transfer": Kind("experiments", "fig_transfer", "results/experiments/transfer.json"),
     "interpretability": Kind("experiments", "fig_interpretability",
                              "results/experiments/interpretability.json (its .npz next to it)", 2),
+    "ablation": Kind("ablations", "fig_ablation", "results/ablations/ablation_<study>.json"),
+    "learning_curves": Kind("ablations", "fig_learning_curves", "results/ablations/learning_curves.json"),
+    "comparisons": Kind("comparisons", "fig_comparisons", "results/tables/comparisons.json"),
 }
 
 
@@ -49,7 +53,7 @@ def _call(kind: str, inputs: list[str], outputs: list[str], caption: str, option
     k = KINDS[kind]
     fn: Callable[..., None] = getattr(import_module(f"{__name__}.{k.module}"), k.function)
     opts = {key: value for key, value in options.items() if key in k.options and value is not None}
-    if kind == "learning":  # name each curve by <family>/<set> from results/models/<family>/<set>/history.csv
+    if kind == "training":  # name each curve by <family>/<set> from results/models/<family>/<set>/history.csv
         fn({str(Path(p).parent.relative_to(Path(p).parents[2])): p for p in inputs}, outputs[0], caption)
     elif kind in ("dynamics", "rho"):
         fn(inputs, outputs[0], caption)

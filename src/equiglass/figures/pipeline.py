@@ -161,26 +161,37 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
     savefig(fig, output)
 
 
-def fig_learning_curves(histories: dict[str, str], output: str | Path, caption: str = "") -> None:
-    """Training and validation loss per epoch for each trained model (name → history.csv)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+def fig_training_curves(histories: dict[str, str], output: str | Path, caption: str = "") -> None:
+    """Training and validation loss per epoch for each trained model (name → history.csv); a model
+    trained per timescale draws one curve per timescale (faded but its τ_α one)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for name, path in histories.items():
         with open(path) as fh:
             rows = list(csv.DictReader(fh))
         if not rows or "train_loss" not in rows[0] or not rows[0].get("epoch"):
             continue
-        family = name.split("/")[0]
-        color = MODEL_COLORS.get(family, "k")
-        ep = [int(r["epoch"]) for r in rows]
-        ax1.plot(ep, [float(r["train_loss"]) for r in rows], "-", color=color, label=f"{name} train")
-        ax1.plot(ep, [float(r["val_loss"]) for r in rows], "--", color=color, label=f"{name} validation")
-        if "val_rho_A" in rows[0]:
-            ax2.plot(ep, [float(r["val_rho_A"]) for r in rows], "-", color=color, label=f"{name} A")
-            ax2.plot(ep, [float(r["val_rho_B"]) for r in rows], ":", color=color, label=f"{name} B")
+        color = MODEL_COLORS.get(name.split("/")[0], "k")
+        groups: dict[str, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(r.get("timescale", ""), []).append(r)
+        k_tau = tau_alpha_index(list(groups)) if len(groups) > 1 else 0
+        for j, (ts, g) in enumerate(groups.items()):
+            main = len(groups) == 1 or j == k_tau
+            alpha, tag = (1.0, f"{name} {ts}".strip()) if main else (0.3, None)
+            ep = [int(r["epoch"]) for r in g]
+            ax1.plot(ep, [float(r["train_loss"]) for r in g], "-", color=color, alpha=alpha,
+                     label=f"{tag} train" if tag else None)
+            ax1.plot(ep, [float(r["val_loss"]) for r in g], "--", color=color, alpha=alpha,
+                     label=f"{tag} validation" if tag else None)
+            if "val_rho_A" in g[0]:
+                ax2.plot(ep, [num(r["val_rho_A"]) for r in g], "-", color=color, alpha=alpha,
+                         label=f"{tag} A" if tag else None)
+                if len(groups) == 1:
+                    ax2.plot(ep, [num(r["val_rho_B"]) for r in g], ":", color=color, label=f"{name} B")
     ax1.set(xlabel="epoch", ylabel="MSE (standardized targets)", yscale="log", title="Loss")
-    ax2.set(xlabel="epoch", ylabel="validation Pearson ρ (mean over timescales)", title="Validation ρ")
-    ax1.legend(fontsize=7)
-    ax2.legend(fontsize=7)
+    ax2.set(xlabel="epoch", ylabel="validation Pearson ρ", title="Validation ρ (per-timescale models: their own time)")
+    ax1.legend(fontsize=6)
+    ax2.legend(fontsize=6)
     if caption:
         add_caption(fig, caption)
     savefig(fig, output)

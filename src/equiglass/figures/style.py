@@ -25,7 +25,8 @@ def num(value: Any) -> float:
 
 def add_caption(fig: plt.Figure, caption: str) -> None:
     """What was run, in small type below the axes (kept in the saved area by bbox_inches='tight')."""
-    fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=8, color="#444444")
+    below = 0.55 / fig.get_figheight()  # clear of the x labels (≈ 0.5 inch), whatever the figure's height
+    fig.text(0.5, -below, caption, ha="center", va="top", fontsize=8, color="#444444")
 
 
 def savefig(fig: plt.Figure, path: str | Path) -> None:

@@ -246,5 +246,24 @@ def _forward(model: SE3GNN, batch: GraphBatch, samples, cache: dict | None) -> t
     return model(batch, (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])))
 
 
-SPEC = ModelSpec(build=lambda n_outputs, hp, n_descriptors=0: SE3GNN(n_outputs=n_outputs, **hp),
-                 hparams=_hparams, forward=_forward)
+def _match_parameters(hp: dict, reference: dict, vary: str, n_outputs: int, context: dict) -> dict:
+    """``hp`` with ``vary`` (e.g. ``mul``) set so the parameter count is nearest the reference's."""
+    from .common import count_parameters
+
+    def n_params(h: dict) -> int:
+        return count_parameters(SE3GNN(n_outputs=n_outputs, **_hparams(h, context)))
+
+    target = n_params({**reference, **{k: v for k, v in hp.items() if k not in reference}})
+    lo, hi = 1, 2  # parameters grow with the width: bracket the target, then bisect
+    while n_params({**hp, vary: hi}) < target and hi < 512:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if n_params({**hp, vary: mid}) < target else (lo, mid)
+    best = min((lo, hi), key=lambda v: (abs(n_params({**hp, vary: v}) - target), v))
+    return {**hp, vary: best, "matched_parameters": target}
+
+
+SPEC = ModelSpec(build=lambda n_outputs, hp, n_descriptors=0: SE3GNN(
+    n_outputs=n_outputs, **{k: v for k, v in hp.items() if k != "matched_parameters"}),
+                 hparams=_hparams, forward=_forward, match_parameters=_match_parameters)

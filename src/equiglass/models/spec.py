@@ -25,6 +25,8 @@ class ModelSpec:
     fit(model, train_samples, val_samples, standardize) -> model: closed-form families instead.
     predict(model, sample) -> standardized predictions (N, n_outputs) as a numpy array
       (closed-form families); weights(model) / load_weights(model, weights) -> their tensors.
+    match_parameters(hparams, reference, vary, n_outputs, context) -> hparams whose ``vary``
+      value gives the parameter count nearest to the ``reference`` hyperparameters' (ablations).
     """
 
     build: Callable[..., Any]
@@ -35,6 +37,7 @@ class ModelSpec:
     predict: Callable[..., Any] | None = None
     weights: Callable[[Any], dict[str, Any]] | None = None
     load_weights: Callable[[Any, dict[str, Any]], Any] | None = None
+    match_parameters: Callable[..., dict[str, Any]] | None = None
 
     @property
     def closed_form(self) -> bool:

@@ -26,8 +26,7 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     from ..settings import TrainSettings
     from ..training import read_train_time, train
 
-    ts = TrainSettings(family=settings["family"], hparams=settings["hparams"], seed=int(settings["seed"]),
-                       **settings["training"])
+    hparams = dict(settings["hparams"])
     dyns = [read_json(f) for f in dynamics_jsons]
     info = {
         "temperatures": settings["temperatures"],
@@ -47,6 +46,15 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
 
     train_s = [apply_model_inputs(s, info["inputs"]) for s in load_samples(train_pairs)]
     val_s = [apply_model_inputs(s, info["inputs"]) for s in load_samples(val_pairs)]
+    match = settings.get("match_parameters")
+    if match:  # ablations: the width that gives the reference model's parameter count
+        from ..models import registry
+
+        context = {"graph_cutoff": train_s[0].graph.cutoff, "avg_neighbors": 40.0,
+                   "n_extra": 0 if train_s[0].extra is None else train_s[0].extra.shape[1]}
+        hparams = registry.spec(settings["family"]).match_parameters(
+            hparams, match["reference"], match["vary"], train_s[0].targets.shape[1], context)
+    ts = TrainSettings(family=settings["family"], hparams=hparams, seed=int(settings["seed"]), **settings["training"])
     densities = [s.n / float(np.prod(s.graph.box)) for s in train_s]
     info["inputs"]["density_range"] = [min(densities), max(densities)]
     t0 = time.perf_counter()
@@ -102,6 +110,7 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
         "model": art["family"], "train_set": settings.get("set_name"),
         "train_temperatures": art["info"].get("temperatures"),
         "n_parameters": art["info"]["training"]["n_parameters"],
+        "train_configurations": art["info"]["training"].get("train_configurations", []),
         "train_time_s": _train_time(model_path),
         "content_hash": art["content_hash"],
         "results": results,

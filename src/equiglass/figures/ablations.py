@@ -1,0 +1,87 @@
+"""Figures of the ablations (ρ_A vs the ablated setting) and of the learning curves (ρ_A at τ_α vs
+the number of training configurations), drawn from the studies' JSON files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..files import float_array, read_json
+from .style import MODEL_COLORS, MODEL_LABELS, add_caption, plt, savefig
+
+TITLES = {"lmax": "highest order l_max (near-equal parameters)", "depth": "interaction layers",
+          "inputs": "model inputs", "levers": "SE(3) levers"}
+
+
+def fig_ablation(study_json: str | Path, output: str | Path, caption: str = "") -> None:
+    """ρ_A at τ_α and at the shortest time for each setting, 95 % intervals over test configurations."""
+    res = read_json(study_json)
+    rows = res["rows"]
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 1.9 * len(rows) + 3), 4.4))
+    fig.subplots_adjust(wspace=0.3)
+    for ax, tag, title in ((axes[0], "tau_alpha", "at τ_α"), (axes[1], "shortest", "at the shortest time")):
+        y = float_array([r[f"rho_{tag}"] for r in rows])
+        lo = float_array([r[f"ci_{tag}"][0] for r in rows])
+        hi = float_array([r[f"ci_{tag}"][1] for r in rows])
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", color=MODEL_COLORS["se3gnn"], capsize=4)
+        top = np.nanmax(np.where(np.isfinite(hi), hi, y))
+        for xi, r in zip(x, rows):
+            d = r.get(f"delta_vs_reference_{tag}")
+            note = f"{r['n_parameters'] / 1000:.1f}k param."
+            if d and r["setting"] != res.get("reference") and None not in d:
+                note += f"\nΔ {d[0]:+.3f}\n[{d[1]:+.3f}, {d[2]:+.3f}]"
+            ax.annotate(note, (xi, hi[xi] if np.isfinite(hi[xi]) else y[xi]), textcoords="offset points",
+                        xytext=(0, 6), ha="center", va="bottom", fontsize=6.5, color="#444444")
+        ax.set_xticks(x, [r["setting"] for r in rows], rotation=15)
+        ax.set_ylim(top=top + 0.35 * (top - np.nanmin(np.where(np.isfinite(lo), lo, y)) + 0.02))
+        ax.set(title=title)
+    axes[0].set_ylabel("Pearson ρ (A), mean over test configurations")
+    ref = res.get("reference")
+    fig.suptitle(f"Ablation: {TITLES.get(res['study'], res['study'])}"
+                 + (f" (Δ: paired difference to {ref}, 95 % CI)" if ref else ""), fontsize=10)
+    if caption:
+        add_caption(fig, caption)
+    savefig(fig, output)
+
+
+def fig_learning_curves(study_json: str | Path, output: str | Path, caption: str = "") -> None:
+    """ρ_A at τ_α vs training configurations for every family, with the power-law fits."""
+    res = read_json(study_json)
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    by_family: dict[str, list[dict]] = {}
+    for r in res["rows"]:
+        by_family.setdefault(r["model"], []).append(r)
+    n_max = 1
+    for fam, rows in by_family.items():
+        rows = sorted(rows, key=lambda r: r["n_train"])
+        n = np.array([r["n_train"] for r in rows], dtype=float)
+        y = float_array([r["rho_tau_alpha"] for r in rows])
+        lo = float_array([r["ci_tau_alpha"][0] for r in rows])
+        hi = float_array([r["ci_tau_alpha"][1] for r in rows])
+        n_max = max(n_max, int(n.max()))
+        color = MODEL_COLORS.get(fam, "k")
+        ax.errorbar(n, y, yerr=[y - lo, hi - y], fmt="o", color=color, capsize=3,
+                    label=MODEL_LABELS.get(fam, fam))
+        fit = res.get("fits", {}).get(fam, {}).get("fit")
+        if fit:
+            nn = np.logspace(0, np.log10(max(n.max(), 1) * 8), 100)
+            ax.plot(nn, fit["rho_inf"] - fit["a"] * nn ** (-fit["b"]), "-", color=color, lw=1, alpha=0.7)
+        cross = res.get("fits", {}).get(fam, {}).get("se3_overtakes_at")
+        if cross and cross.get("median") is not None:
+            ax.annotate(f"SE(3) overtakes at n ≈ {cross['median']:.3g}", (n.max(), y[-1]), fontsize=7,
+                        color=color, textcoords="offset points", xytext=(5, -12))
+    ax.set_xscale("log")
+    ticks = sorted({r["n_train"] for r in res["rows"]})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="training configurations", ylabel="Pearson ρ (A) at τ_α",
+           title="Learning curves (lines: ρ∞ − a·n^(−b), extrapolated to 8× the data)")
+    ax.legend(fontsize=8)
+    if caption:
+        add_caption(fig, caption)
+    savefig(fig, output)
+
+
+__all__ = ["fig_ablation", "fig_learning_curves"]

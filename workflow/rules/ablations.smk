@@ -1,0 +1,121 @@
+# Ablations and learning curves (equiglass.ablations): SE(3) variants and model families trained
+# at one temperature (ABL_T) and tested paired on its test configurations.
+
+
+if ABL["enabled"]:
+
+    rule ablation_graphs:
+        input:
+            lambda w: f"{md_dir(w.T, w.s)}/{POSITION_FILES[A.INPUT_VARIANTS[w.inputs]['positions']]}",
+        output:
+            "results/ablations/graphs/{inputs}/T{T}/s{s}.npz",
+        log:
+            "logs/ablations/graphs_{inputs}_T{T}_s{s}.log",
+        wildcard_constraints:
+            inputs="|".join(re.escape(k) for k in A.INPUT_VARIANTS),
+        conda:
+            ENVS["learn"]
+        resources:
+            **light_resources(mem_mb=4000),
+        params:
+            settings=lambda w: S.dumps(
+                S.graphs(
+                    A.configured(
+                        config,
+                        A.Variant(
+                            "x", "se3gnn", {"inputs": A.INPUT_VARIANTS[w.inputs]}
+                        ),
+                    ),
+                    w.T,
+                )
+            ),
+        shell:
+            "python -m equiglass graphs --settings {params.settings:q} --input {input} --output {output} 2> {log}"
+
+    rule ablation_train:
+        input:
+            train=lambda w: ablation_pairs(w.key, ablation_train_ids(w.key), args=False),
+            val=lambda w: ablation_pairs(w.key, ids(ABL_T, "validation"), args=False),
+            dynamics=f"results/dynamics/T{ABL_T}.json",
+        output:
+            model="results/ablations/models/{key}/model.pt",
+            json="results/ablations/models/{key}/model.json",
+            history="results/ablations/models/{key}/history.csv",
+        log:
+            "logs/ablations/train_{key}.log",
+        benchmark:
+            "results/benchmarks/ablation_train/{key}.tsv"
+        wildcard_constraints:
+            key="|".join(re.escape(k) for k in ABL_VARIANTS),
+        conda:
+            ENVS["learn"]
+        threads: config["training"]["threads"]
+        resources:
+            **train_resources(lambda w: len(ablation_train_ids(w.key))),
+        params:
+            settings=lambda w: S.dumps(S.ablation_train(config, w.key, [ABL_T])),
+            train=lambda w: ablation_pairs(w.key, ablation_train_ids(w.key)),
+            val=lambda w: ablation_pairs(w.key, ids(ABL_T, "validation")),
+            out_dir=lambda w: f"results/ablations/models/{w.key}",
+        shell:
+            "OMP_NUM_THREADS={threads} python -m equiglass train --settings {params.settings:q} "
+            "--train {params.train} --val {params.val} --dynamics {input.dynamics} "
+            "--out-dir {params.out_dir} 2> {log}"
+
+    rule ablation_evaluate:
+        input:
+            model="results/ablations/models/{key}/model.pt",
+            test=lambda w: ablation_pairs(w.key, ids(ABL_T, "test"), args=False),
+        output:
+            json="results/ablations/eval/{key}.json",
+            npz="results/ablations/eval/{key}.npz",
+        log:
+            "logs/ablations/evaluate_{key}.log",
+        wildcard_constraints:
+            key="|".join(re.escape(k) for k in ABL_VARIANTS),
+        conda:
+            ENVS["learn"]
+        resources:
+            **light_resources(mem_mb=8000, runtime=60),
+        params:
+            settings=lambda w: S.dumps(S.evaluate(config, f"ablation-{w.key}")),
+            test=lambda w: ablation_pairs(w.key, ids(ABL_T, "test")),
+        shell:
+            "python -m equiglass evaluate --settings {params.settings:q} --model {input.model} "
+            "--test {params.test} --output {output.json} 2> {log}"
+
+    rule ablation_study:
+        input:
+            lambda w: [
+                f"results/ablations/eval/{v.key}.json"
+                for _, v in ABL_STUDIES[STUDY_OF[w.name]]
+            ],
+        output:
+            json="results/ablations/{name}.json",
+            csv="results/ablations/{name}.csv",
+            png=report(
+                "results/figures/{name}.png",
+                category="Ablations",
+                caption="../report/ablations.rst",
+            ),
+        log:
+            "logs/ablations/{name}.log",
+        wildcard_constraints:
+            name="|".join(ablation_figures().values()),
+        conda:
+            ENVS["analysis"]
+        resources:
+            **light_resources(),
+        params:
+            study=lambda w: STUDY_OF[w.name],
+            labels=lambda w: S.dumps(
+                {"labels": [label for label, _ in ABL_STUDIES[STUDY_OF[w.name]]]}
+            ),
+            caption=lambda w: f"{what_was_run()}; trained at T={ABL_T}",
+        shell:
+            "python -m equiglass experiment ablation {params.study} {input} --labels {params.labels:q} "
+            "--output {output.json} --figure {output.png} --caption {params.caption:q} 2> {log}"
+
+    rule ablations:
+        input:
+            ABLATION_TARGETS,
