@@ -176,3 +176,10 @@ def test_training_on_some_timescales(tmp_path, toy_samples):
                                    "times_by_temperature": {"1.00": [1.0, 2.0]}}})
     assert art["info"]["timescales"]["labels"] == ["b"] and art["n_outputs"] == 1
     assert Predictor(art).predict(toy_samples[3]).shape == (256, 1)
+
+
+def test_large_clipped_gradients_train_and_unclipped_ones_stop(tmp_path, toy_samples):
+    """Bapst et al.'s recipe starts with huge (clipped) gradients: only unclipped ones count as explosions."""
+    run(tmp_path / "clipped", toy_samples, epochs=1, explode_threshold=1e-12, grad_clip=1.0)
+    with pytest.raises(TrainingDiverged, match="gradient norm"):
+        run(tmp_path / "unclipped", toy_samples, epochs=1, explode_threshold=1e-12, grad_clip=0.0)

@@ -71,6 +71,19 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     assert all(len(row) == len(it["layers"][1]["features"]) for row in it["layers"][1]["correlation"])
     summary = (work / "results/summary.md").read_text()
     assert "Transfer learning" in summary and "published" in summary.lower()
+    assert "## The paper's claims on our data" in summary and "**unresolved" in summary
+    # paired comparisons with intervals, and the ablations the study preset runs, exercised at tiny scale
+    comp = (work / "results/tables/comparisons.csv").read_text().splitlines()
+    assert comp[0].startswith("model_a,model_b,train_set,test_T,unseen,species,timescale,time,is_tau_alpha,delta_rho,"
+                              "ci_low,ci_high,n_configurations,resolved,verdict")
+    assert any(line.startswith("se3gnn@T0.80,ridge@T0.80,") for line in comp)
+    assert any(line.startswith("se3gnn l_max = 1,se3gnn l_max = 0,") for line in comp)
+    for fig in ["ablation_lmax", "ablation_depth", "ablation_inputs", "learning_curves", "comparisons"]:
+        assert (work / f"results/figures/{fig}.png").stat().st_size > 10_000, fig
+    lmax = json.loads((work / "results/ablations/ablation_lmax.json").read_text())
+    assert [r["setting"] for r in lmax["rows"]] == ["l_max = 0", "l_max = 1"]
+    n0, n1 = (r["n_parameters"] for r in lmax["rows"])
+    assert abs(n0 - n1) / n1 < 0.15  # near-equal parameter count
     ev = json.loads((work / "results/eval/se3gnn/T0.80+1.00.json").read_text())
     assert set(ev["results"]) == {"0.80", "1.00"}
     assert ev["provenance"]["versions"]["torch"]
@@ -108,7 +121,7 @@ def test_report_is_generated(tiny_run):
 @pytest.mark.parametrize(
     ("preset", "expected"),
     [
-        ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 7,
+        ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 6, "compare": 1,
                    "transfer": 1, "interpret": 1, "generalization": 1}),
         ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
                    "dynamics": 5, "train": 20, "evaluate": 20}),

@@ -141,7 +141,7 @@ def cmd_plan(a: argparse.Namespace) -> None:
     import re
     import subprocess
 
-    from .config import load_config
+    from .config import load_config, samples_at
     from .plan import format_plan, measured_rates, plan
 
     files = ["config.yaml", *a.configfile]
@@ -158,7 +158,7 @@ def cmd_plan(a: argparse.Namespace) -> None:
         if m and m.group(1) not in ("total", "all"):
             counts[m.group(1)] = int(m.group(2))
     sp = cfg["split"]
-    n_train = {"/".join(map(str, s)): len(s) * (cfg["samples"] - sp["validation"] - sp["test"])
+    n_train = {"/".join(map(str, s)): sum(samples_at(cfg, t) - sp["validation"] - sp["test"] for t in s)
                for s in cfg["training"]["sets"]}
     rates = measured_rates(a.benchmarks, cfg) if a.benchmarks else {}
     print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "

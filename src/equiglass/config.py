@@ -129,6 +129,12 @@ def temperature_key(t: float) -> str:
     return f"{float(t):.2f}"
 
 
+def samples_at(cfg: dict[str, Any], t: float | str) -> int:
+    """Configurations at temperature ``t``: ``samples_by_temperature`` if it names t, else ``samples``."""
+    by_t = {temperature_key(float(k)): int(v) for k, v in cfg.get("samples_by_temperature", {}).items()}
+    return by_t.get(temperature_key(float(t)), int(cfg["samples"]))
+
+
 def set_name(temps: list[float]) -> str:
     """Name of a training set: 'T0.60' or 'T0.60+0.70'."""
     return "T" + "+".join(temperature_key(t) for t in sorted(temps))
@@ -167,9 +173,14 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if d["radial_min"] >= d["radial_max"]:
         problems.append("descriptors.radial_min must be below descriptors.radial_max")
     sp = cfg["split"]
-    if sp["validation"] + sp["test"] >= cfg["samples"]:
-        problems.append(f"split: validation ({sp['validation']}) + test ({sp['test']}) leaves no training "
-                        f"configuration out of samples = {cfg['samples']}: raise samples or lower the split")
+    for t in temps:
+        if sp["validation"] + sp["test"] >= samples_at(cfg, t):
+            problems.append(f"split: validation ({sp['validation']}) + test ({sp['test']}) leaves no training "
+                            f"configuration out of {samples_at(cfg, t)} at T={t}: raise samples (or "
+                            "samples_by_temperature) or lower the split")
+    unknown = [k for k in cfg.get("samples_by_temperature", {}) if temperature_key(float(k)) not in keys]
+    if unknown:
+        problems.append(f"samples_by_temperature names temperatures {unknown} that are not simulated ({temps})")
     iso = cfg["isoconfigurational"]
     if iso["replicas_per_job"] > iso["replicas"]:
         problems.append(f"isoconfigurational.replicas_per_job ({iso['replicas_per_job']}) exceeds "

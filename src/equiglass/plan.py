@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .config import tau_alpha_guess, temperature_key
+from .config import samples_at, tau_alpha_guess, temperature_key
 
 MD_RULES = ("equilibrate", "isoconfigurational", "long_nve", "inherent", "cage")
 FIRE_STEPS = 20_000  # typical FIRE iterations to an inherent structure
@@ -111,7 +111,7 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
             if rule == "equilibrate":
                 per_t = []
                 for t in temps:
-                    mins = [md_minutes(cfg, rule, t, s, rates.get(rule)) for s in range(cfg["samples"])]
+                    mins = [md_minutes(cfg, rule, t, s, rates.get(rule)) for s in range(samples_at(cfg, t))]
                     per_t.append(sum(mins) / len(mins))
                 minutes = sum(per_t) / len(per_t)
             else:

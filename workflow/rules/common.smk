@@ -11,7 +11,13 @@ from types import SimpleNamespace
 from snakemake.exceptions import WorkflowError
 
 import equiglass.settings as S
-from equiglass.config import ConfigError, check_config, set_name, temperature_key
+from equiglass.config import (
+    ConfigError,
+    check_config,
+    samples_at,
+    set_name,
+    temperature_key,
+)
 from equiglass.models import registry
 from equiglass.plan import (
     md_minutes,
@@ -75,7 +81,7 @@ def _imported_samples():
         )
     files, splits = {}, {}
     for T in TEMPS:
-        train_part = found[T]["train"][: config["samples"]]
+        train_part = found[T]["train"][: samples_at(config, T)]
         test_part = found[T]["test"][: SPLIT["test"]]
         if (
             not test_part
@@ -106,10 +112,10 @@ def _imported_samples():
 
 if SOURCE == "simulate":
     IMPORT_FILES = {}
-    SAMPLES = {T: [f"{i:03d}" for i in range(config["samples"])] for T in TEMPS}
+    SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
     SPLITS = {
         T: split_samples(
-            config["samples"],
+            samples_at(config, T),
             SPLIT["validation"],
             SPLIT["test"],
             config["seeds"]["split"],
