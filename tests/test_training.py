@@ -183,3 +183,36 @@ def test_large_clipped_gradients_train_and_unclipped_ones_stop(tmp_path, toy_sam
     run(tmp_path / "clipped", toy_samples, epochs=1, explode_threshold=1e-12, grad_clip=1.0)
     with pytest.raises(TrainingDiverged, match="gradient norm"):
         run(tmp_path / "unclipped", toy_samples, epochs=1, explode_threshold=1e-12, grad_clip=0.0)
+
+
+def test_ensemble_averages_members_trained_from_different_seeds(tmp_path, toy_samples):
+    art = run(tmp_path, toy_samples, epochs=1, ensemble=2)
+    assert art["hparams"]["ensemble"] == 2
+    pred = Predictor(load_artifact(tmp_path / "model.pt"))
+    members = pred.model.models
+    assert not torch.equal(next(members[0].parameters()), next(members[1].parameters()))
+    from equiglass.dataset import to_batch
+
+    b = to_batch([toy_samples[3]])
+    with torch.no_grad():
+        mean = torch.stack([m(b) for m in members]).mean(0).numpy()
+    np.testing.assert_allclose(pred.predict_standardized(toy_samples[3]), mean, rtol=1e-5, atol=1e-6)
+
+
+def test_coarse_grained_readout_keeps_rotation_invariance(toy_samples):
+    from scipy.spatial.transform import Rotation
+
+    from equiglass.dataset import to_batch
+    from equiglass.models.se3 import SE3GNN
+
+    torch.manual_seed(0)
+    m = SE3GNN(n_outputs=2, mul=4, l_max=2, n_layers=2, radial_hidden=8, readout_hidden=8, readout_coarse_grain=2,
+               readout_dropout=0.1).eval()
+    b = to_batch([toy_samples[0]])
+    rot = torch.tensor(Rotation.from_euler("xyz", [0.4, 1.0, -0.3]).as_matrix(), dtype=torch.float32)
+    with torch.no_grad():
+        y0 = m(b)
+        b.vec = b.vec @ rot.T
+        y1 = m(b)
+    torch.testing.assert_close(y0, y1, atol=2e-4, rtol=1e-4)
+    assert m.readout[0].in_features == 3 * 4 * 3  # invariants of 3 blocks, and 2 rounds of averages

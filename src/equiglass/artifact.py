@@ -35,27 +35,40 @@ class PerTimescale(torch.nn.Module):
         self.models = torch.nn.ModuleList(models)
 
 
+class Ensemble(torch.nn.Module):
+    """Models of one architecture trained from different seeds; predictions are averaged."""
+
+    def __init__(self, models: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.models = torch.nn.ModuleList(models)
+
+
 def build_model(family: str, n_outputs: int, hparams: dict[str, Any], n_descriptors: int = 0) -> Any:
     """An untrained model of ``family`` with constructor arguments ``hparams`` (as stored in model files).
 
-    ``hparams["per_timescale"]``: ``n_outputs`` single-output models (:class:`PerTimescale`).
+    ``hparams["per_timescale"]``: ``n_outputs`` single-output models (:class:`PerTimescale`);
+    ``hparams["ensemble"]``: that many models whose predictions are averaged (:class:`Ensemble`).
     """
     try:
         spec = registry.spec(family)
     except KeyError as err:
         raise InputError(str(err.args[0])) from None
     hp = dict(hparams)
+    members = int(hp.pop("ensemble", 1))
     if hp.pop("per_timescale", False):
         return PerTimescale([spec.build(1, dict(hp), n_descriptors) for _ in range(n_outputs)])
+    if members > 1:
+        return Ensemble([spec.build(n_outputs, dict(hp), n_descriptors) for _ in range(members)])
     return spec.build(n_outputs, hp, n_descriptors)
 
 
 def forward(spec, model: Any, batch: Any, samples: list[Sample], cache: dict | None) -> torch.Tensor:
     """Standardized predictions (N, n_outputs) of a gradient-trained model (or a :class:`PerTimescale`)."""
-    if isinstance(model, PerTimescale):
-        caches = [None] * len(model.models) if cache is None else [cache.setdefault(("t", k), {})
+    if isinstance(model, PerTimescale | Ensemble):
+        caches = [None] * len(model.models) if cache is None else [cache.setdefault(("member", k), {})
                                                                     for k in range(len(model.models))]
-        return torch.cat([spec.forward(m, batch, samples, c) for m, c in zip(model.models, caches)], dim=1)
+        outs = [spec.forward(m, batch, samples, c) for m, c in zip(model.models, caches)]
+        return torch.cat(outs, dim=1) if isinstance(model, PerTimescale) else torch.stack(outs).mean(dim=0)
     return spec.forward(model, batch, samples, cache)
 
 

@@ -97,7 +97,7 @@ def fit_readout(
         freeze_backbone(model)
         model.readout.apply(_reset)
         with torch.no_grad():
-            feats = [model.invariants(model.features(to_batch([s]))) for s in samples]
+            feats = [model.readout_features(to_batch([s])) for s in samples]
         x = torch.cat(feats)
         batch = to_batch(samples, standardize)
         opt = torch.optim.Adam(model.readout.parameters(), lr=lr)

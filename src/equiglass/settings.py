@@ -39,7 +39,8 @@ class TrainSettings:
     select_by : the checkpoint kept, ``val_loss`` (lowest) or ``val_rho_A`` (highest validation
     Pearson ρ of A; Bapst et al. chose by test correlation); per_timescale : one single-output
     model per timescale (Bapst et al.'s protocol) instead of one multi-output model;
-    timescales : train only these timescales (labels such as ``Fs=0.368``; empty: all).
+    timescales : train only these timescales (labels such as ``Fs=0.368``; empty: all);
+    ensemble : train this many models from different seeds and average their predictions.
     """
 
     family: str = "se3gnn"
@@ -62,6 +63,7 @@ class TrainSettings:
     select_by: str = "val_loss"
     per_timescale: bool = False
     timescales: tuple[str, ...] = ()
+    ensemble: int = 1
 
 
 def dumps(settings: dict[str, Any]) -> str:

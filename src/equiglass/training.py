@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .artifact import PerTimescale, forward, make_artifact, save_artifact
+from .artifact import Ensemble, PerTimescale, forward, make_artifact, save_artifact
 from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
 from .files import atomic_path, write_csv, write_json
@@ -152,6 +152,14 @@ def train(
         history = [{"timescale": labels[k], **row} for k, (_, st) in enumerate(parts) for row in st["history"]]
         states = [st for _, st in parts]
         hparams = {**hparams, "per_timescale": True}
+    elif settings.ensemble > 1:  # members from different seeds, predictions averaged
+        parts = [_fit_gradient(**fit, train_samples=train_samples, val_samples=val_samples, standardize=(mean, std),
+                               n_outputs=n_t, ckpt_path=out / f"checkpoint_m{k}.pt", label=f"{label} member {k}",
+                               seed_key=("ensemble", k)) for k in range(settings.ensemble)]
+        model = Ensemble([m for m, _ in parts])
+        history = [{"member": k, **row} for k, (_, st) in enumerate(parts) for row in st["history"]]
+        states = [st for _, st in parts]
+        hparams = {**hparams, "ensemble": settings.ensemble}
     else:
         model, st = _fit_gradient(**fit, train_samples=train_samples, val_samples=val_samples,
                                   standardize=(mean, std), n_outputs=n_t, ckpt_path=out / "checkpoint.pt",
@@ -185,10 +193,11 @@ def _loss(pred: torch.Tensor, y: torch.Tensor, types: torch.Tensor, loss_types: 
 def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc: int, device: torch.device,
                   out: Path, train_samples: list[Sample], val_samples: list[Sample],
                   standardize: tuple[np.ndarray, np.ndarray], n_outputs: int, ckpt_path: Path, label: str,
-                  seed_key: int | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+                  seed_key: int | tuple | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """One gradient-descent training run (checkpointed every epoch, resumable); the best model and its state."""
     mean, std = standardize
-    seed = settings.seed if seed_key is None else derive_seed(settings.seed, "timescale", seed_key)
+    seed = (settings.seed if seed_key is None else derive_seed(settings.seed, *seed_key) if isinstance(seed_key, tuple)
+            else derive_seed(settings.seed, "timescale", seed_key))
     torch.manual_seed(derive_seed(seed, "init"))
     model = spec.build(n_outputs, hparams, n_desc)
     if spec.setup is not None:

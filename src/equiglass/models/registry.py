@@ -68,6 +68,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                           "N = 4096 in < 4 GiB at 32768). null: all edges at once."},
             "tp_mode": {"enum": ["uvu", "fc"], "default": "uvu",
                         "description": "Depthwise (uvu) or fully connected tensor products."},
+            "readout_dropout": {"type": "number", "minimum": 0, "maximum": 0.9, "default": 0.0,
+                                "description": "Dropout in the decoder MLP (0: none)."},
+            "readout_coarse_grain": {"type": "integer", "minimum": 0, "maximum": 3, "default": 0,
+                                     "description": "Rounds of neighbour averaging (graph cutoff) of the learned "
+                                                    "invariants appended before the decoder, as coarse-grained "
+                                                    "descriptors (0: off)."},
         }),
     Family(
         "bapst", "Bapst GNN", "#1f77b4", "equiglass.models.bapst", "graph", True,

@@ -135,7 +135,9 @@ class SE3GNN(nn.Module):
     gradient checkpointing per layer (memory of one layer's edge messages instead of all of
     them, for ~30 % more compute); edge_chunk : evaluate the fused products on this many edges
     at a time, each chunk checkpointed (with ``checkpoint``, what lets the paper-size model train
-    on N = 4096 in < 4 GiB; also bounds inference memory).
+    on N = 4096 in < 4 GiB; also bounds inference memory); readout_dropout : dropout in the
+    decoder MLP; readout_coarse_grain : rounds of neighbour averaging of the learned invariants
+    appended before the decoder (0: off).
     """
 
     def __init__(
@@ -156,6 +158,8 @@ class SE3GNN(nn.Module):
         fused: bool = True,
         checkpoint: bool = False,
         edge_chunk: int | None = None,
+        readout_dropout: float = 0.0,
+        readout_coarse_grain: int = 0,
     ) -> None:
         super().__init__()
         self.n_outputs, self.n_types = n_outputs, n_types
@@ -180,9 +184,11 @@ class SE3GNN(nn.Module):
             raise AssertionError(f"hidden irreps must start with 0e, got {irreps_h}")
         self._scalar_slice = irreps_h.slices()[0]  # the 0e block
         n_inv = ms * (n_layers + 1)
+        self.readout_coarse_grain = int(readout_coarse_grain)
+        drop = [nn.Dropout(readout_dropout)] if readout_dropout > 0 else []
         self.readout = nn.Sequential(
-            nn.Linear(n_inv, readout_hidden), nn.SiLU(),
-            nn.Linear(readout_hidden, readout_hidden), nn.SiLU(),
+            nn.Linear(n_inv * (1 + self.readout_coarse_grain), readout_hidden), nn.SiLU(), *drop,
+            nn.Linear(readout_hidden, readout_hidden), nn.SiLU(), *drop,
             nn.Linear(readout_hidden, n_types * n_outputs),
         )
 
@@ -216,10 +222,28 @@ class SE3GNN(nn.Module):
         """Concatenated 0e channels of the embedding and every layer: (N, mul_scalar·(L+1))."""
         return torch.cat([feats[0]] + [f[:, self._scalar_slice] for f in feats[1:]], dim=-1)
 
+    def coarse_grained(self, inv: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+        """``inv`` with ``readout_coarse_grain`` rounds of neighbour averages appended: (N, F·(1 + rounds)).
+
+        Each round averages the previous one over the graph neighbours (r < cutoff), as coarse-grained
+        descriptors average bond-order parameters over a neighbourhood (Boattini et al. 2021).
+        """
+        parts, x = [inv], inv
+        deg = scatter_sum(torch.ones_like(batch.dst, dtype=inv.dtype)[:, None], batch.dst, inv.shape[0]).clamp(min=1)
+        for _ in range(self.readout_coarse_grain):
+            x = scatter_sum(x[batch.src], batch.dst, inv.shape[0]) / deg
+            parts.append(x)
+        return torch.cat(parts, dim=-1)
+
+    def readout_features(self, batch: GraphBatch, edge_feats: tuple[torch.Tensor, torch.Tensor] | None = None
+                         ) -> torch.Tensor:
+        """What the decoder reads: the invariants, coarse-grained if configured."""
+        inv = self.invariants(self.features(batch, edge_feats))
+        return self.coarse_grained(inv, batch) if self.readout_coarse_grain else inv
+
     def forward(self, batch: GraphBatch, edge_feats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Standardized propensities (N, n_outputs)."""
-        feats = self.features(batch, edge_feats)
-        return select_by_type(self.readout(self.invariants(feats)), batch.types, self.n_outputs)
+        return select_by_type(self.readout(self.readout_features(batch, edge_feats)), batch.types, self.n_outputs)
 
 
 def _hparams(hp: dict, context: dict) -> dict:
