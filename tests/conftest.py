@@ -58,3 +58,45 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared sample data {path} not present (only in the development checkout)")
     return path
+
+
+@pytest.fixture
+def train_cli(tmp_path, liquid_256):
+    """``make(epochs, n_layers)`` → ``equiglass train`` arguments (without --out-dir) on three
+    (graph, propensity) file pairs written as the pipeline writes them, under ``tmp_path/T1.00``."""
+    import json
+
+    import numpy as np
+
+    from equiglass.descriptors import DescriptorSettings, compute_descriptors
+    from equiglass.graphs import build_graph, save_graph
+    from equiglass.state import State
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "T1.00"  # the pipeline's layout: the test temperature from the folder name
+    data.mkdir()
+    pairs = []
+    for k in range(3):
+        st = State(liquid_256.positions + rng.normal(scale=0.03, size=(256, 3)), liquid_256.types,
+                   liquid_256.box).wrapped()
+        d, names = compute_descriptors(st, DescriptorSettings(l_values=(6,), radial_max=2.0, coarse_grain=False))
+        save_graph(data / f"g{k}.npz", build_graph(st, 2.0), d, names, {"temperature": 1.0})
+        np.savez(data / f"p{k}.npz", propensity=rng.uniform(size=(2, 256)), stderr=np.zeros((2, 256)),
+                 times=np.array([1.0, 2.0]), types=st.types, temperature=1.0,
+                 metadata=json.dumps({"timescale_labels": ["a", "b"]}))
+        pairs.append(f"{data / f'g{k}.npz'}:{data / f'p{k}.npz'}")
+    dyn = tmp_path / "dyn.json"
+    dyn.write_text(json.dumps({"temperature": 1.0, "timescale_labels": ["a", "b"], "target_mode": "fs",
+                               "target_values": [0.9, 0.5], "target_times": [1.0, 2.0], "tau_alpha": 2.0}))
+
+    def make(epochs: int = 3, n_layers: int = 1) -> list[str]:
+        settings = {"family": "se3gnn", "hparams": {"mul": 4, "l_max": 1, "n_layers": n_layers, "radial_hidden": 8,
+                                                    "readout_hidden": 8},
+                    "seed": 5, "temperatures": [1.0],
+                    "training": {"epochs": epochs, "lr": 0.01, "threads": 1, "device": "cpu"},
+                    "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}},
+                    "propensity": {"kind": "displacement"}}
+        return ["train", "--settings", json.dumps(settings), "--train", *pairs[:2], "--val", pairs[2],
+                "--dynamics", str(dyn)]
+
+    return make

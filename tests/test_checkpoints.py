@@ -117,35 +117,8 @@ def test_md_checkpoint_of_another_start_is_discarded(tmp_path, liquid_256, capfd
 
 # --------------------------------------------------------------------------- training
 @pytest.fixture
-def train_files(tmp_path, liquid_256):
-    """Three (graph, propensity) file pairs and a dynamics record, as the pipeline writes them."""
-    from equiglass.descriptors import DescriptorSettings, compute_descriptors
-    from equiglass.graphs import build_graph, save_graph
-    from equiglass.state import State
-
-    rng = np.random.default_rng(0)
-    pairs = []
-    data = tmp_path / "T1.00"  # the pipeline's layout: test temperature from the folder name
-    data.mkdir()
-    for k in range(3):
-        st = State(liquid_256.positions + rng.normal(scale=0.03, size=(256, 3)), liquid_256.types,
-                   liquid_256.box).wrapped()
-        d, names = compute_descriptors(st, DescriptorSettings(l_values=(6,), radial_max=2.0, coarse_grain=False))
-        save_graph(data / f"g{k}.npz", build_graph(st, 2.0), d, names, {"temperature": 1.0})
-        np.savez(data / f"p{k}.npz", propensity=rng.uniform(size=(2, 256)), stderr=np.zeros((2, 256)),
-                 times=np.array([1.0, 2.0]), types=st.types, temperature=1.0,
-                 metadata=json.dumps({"timescale_labels": ["a", "b"]}))
-        pairs.append(f"{data / f'g{k}.npz'}:{data / f'p{k}.npz'}")
-    dyn = tmp_path / "dyn.json"
-    dyn.write_text(json.dumps({"temperature": 1.0, "timescale_labels": ["a", "b"], "target_mode": "fs",
-                               "target_values": [0.9, 0.5], "target_times": [1.0, 2.0], "tau_alpha": 2.0}))
-    settings = {"family": "se3gnn", "hparams": {"mul": 4, "l_max": 1, "n_layers": 1, "radial_hidden": 8,
-                                                "readout_hidden": 8},
-                "seed": 5, "temperatures": [1.0], "training": {"epochs": 3, "lr": 0.01, "threads": 1, "device": "cpu"},
-                "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}}, "propensity": {"kind": "displacement"}}
-    args = ["train", "--settings", json.dumps(settings), "--train", *pairs[:2], "--val", pairs[2],
-            "--dynamics", str(dyn)]
-    return tmp_path, args
+def train_files(tmp_path, train_cli):
+    return tmp_path, train_cli(epochs=3, n_layers=1)
 
 
 def test_deleted_model_is_rebuilt_from_the_finished_checkpoint(train_files):

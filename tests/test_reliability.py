@@ -207,30 +207,9 @@ def test_sigkill_during_md_then_rerun_equals_uninterrupted(tmp_path, delay):
     assert (ref / "t.csv").read_text() == (run / "t.csv").read_text()
 
 
-def test_sigkill_during_training_then_rerun_equals_uninterrupted(tmp_path, liquid_256):
+def test_sigkill_during_training_then_rerun_equals_uninterrupted(tmp_path, train_cli):
     """Training resumes from its last epoch checkpoint and ends with the same weights."""
-    from equiglass.descriptors import DescriptorSettings, compute_descriptors
-    from equiglass.graphs import build_graph, save_graph
-
-    pairs = []
-    rng = np.random.default_rng(0)
-    for k in range(3):
-        stt = State(liquid_256.positions + rng.normal(scale=0.03, size=(256, 3)), liquid_256.types,
-                    liquid_256.box).wrapped()
-        d, names = compute_descriptors(stt, DescriptorSettings(l_values=(6,), radial_max=2.0, coarse_grain=False))
-        save_graph(tmp_path / f"g{k}.npz", build_graph(stt, 2.0), d, names, {"temperature": 1.0})
-        np.savez(tmp_path / f"p{k}.npz", propensity=rng.uniform(size=(2, 256)), stderr=np.zeros((2, 256)),
-                 times=np.array([1.0, 2.0]), types=stt.types, temperature=1.0,
-                 metadata=json.dumps({"timescale_labels": ["a", "b"]}))
-        pairs.append(f"{tmp_path / f'g{k}.npz'}:{tmp_path / f'p{k}.npz'}")
-    dyn = tmp_path / "dyn.json"
-    dyn.write_text(json.dumps({"temperature": 1.0, "timescale_labels": ["a", "b"], "target_mode": "fs",
-                               "target_values": [0.9, 0.5], "target_times": [1.0, 2.0], "tau_alpha": 2.0}))
-    s = {"family": "se3gnn", "hparams": {"mul": 4, "l_max": 1, "n_layers": 2, "radial_hidden": 8,
-                                         "readout_hidden": 8},
-         "seed": 5, "temperatures": [1.0], "training": {"epochs": 12, "lr": 0.01, "threads": 1, "device": "cpu"},
-         "inputs": {"graph_cutoff": 2.0, "descriptors": {"l_values": [6]}}, "propensity": {"kind": "displacement"}}
-    args = ["train", "--settings", json.dumps(s), "--train", *pairs[:2], "--val", pairs[2], "--dynamics", str(dyn)]
+    args = train_cli(epochs=12, n_layers=2)
     assert run_cli(*args, "--out-dir", str(tmp_path / "ref")).returncode == 0
     _kill_later([*PY, *args, "--out-dir", str(tmp_path / "run")], 6.0)
     assert not (tmp_path / "run" / "model.pt").exists() or True  # may have finished on a fast machine

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .files import json_default
+
 Fingerprint = dict[str, str]
 
 
@@ -49,17 +51,15 @@ def _update(h: Any, obj: Any) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
+    """files.json_default, plus dataclasses and, for anything else, its repr (a digest needs no round trip)."""
     if hasattr(obj, "__dataclass_fields__"):
         from dataclasses import asdict
 
         return asdict(obj)
-    return repr(obj)
+    try:
+        return json_default(obj)
+    except TypeError:
+        return repr(obj)
 
 
 def digest(*parts: Any) -> str:

@@ -88,7 +88,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write strict JSON atomically (sorted keys; numpy values converted; NaN/Inf → null)."""
-    text = json.dumps(_finite(data), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    text = json.dumps(_finite(data), indent=2, sort_keys=True, default=json_default, allow_nan=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n")
 
@@ -135,7 +135,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputError(f"{p}: not valid JSON ({err}); delete it and rebuild it (`snakemake <that file>`)") from err
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """JSON form of NumPy scalars and arrays and of paths (``json.dumps(default=...)``)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -185,9 +185,10 @@ def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> di
     from . import ablations
 
     variant = ablations.variants(cfg)[key]
-    vcfg = ablations.configured(cfg, variant)
-    if cfg["ablations"]["epochs"]:
-        vcfg["training"]["epochs"] = cfg["ablations"]["epochs"]
+    base = cfg
+    if cfg["ablations"]["epochs"]:  # the ablations' budget; a variant's own overlay may change it
+        base = {**cfg, "training": {**cfg["training"], "epochs": cfg["ablations"]["epochs"]}}
+    vcfg = ablations.configured(base, variant)
     out = train(vcfg, variant.family, f"ablation {key}", temperatures)
     if variant.match_parameters:  # the width (mul) is chosen in the job to match this model's parameters
         out["match_parameters"] = {"reference": cfg["models"][variant.family], "vary": "mul"}

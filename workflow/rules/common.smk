@@ -30,7 +30,7 @@ from equiglass.split import split_samples
 
 try:
     _checked = check_config(
-        dict(config), source="config.yaml and --configfile/--config overrides"
+        dict(config), source="config.yaml, --configfile and --config overrides"
     )
 except ConfigError as _err:
     raise WorkflowError(str(_err)) from None
@@ -389,7 +389,8 @@ if ABL["enabled"]:
         if config["inputs"]["positions"] == "thermal"
         else config["inputs"]["positions"]
     )
-    ABL_INPUTS += "+energy" if config["inputs"]["local_energy"] else ""
+    if config["inputs"]["local_energy"]:
+        ABL_INPUTS = f"{ABL_INPUTS}+energy"
 
 
 def ablation_train_ids(key):
