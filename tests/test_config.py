@@ -16,10 +16,17 @@ def base():
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("preset", ["tiny", "paper"])
+@pytest.mark.parametrize("preset", ["tiny", "study", "paper"])
 def test_presets_are_valid(preset):
     cfg = load_config(REPO / "config.yaml", REPO / "presets" / f"{preset}.yaml")
     assert cfg["preset"] == preset
+
+
+def test_levers_overlay_is_valid():
+    """presets/levers.yaml (issue 18's levers) validates on top of the study preset."""
+    cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / "levers.yaml")
+    assert cfg["preset"] == "study"
+    assert {"inherent", "ensemble_3", "coarse_grain_2"} <= set(cfg["ablations"]["levers"])
 
 
 def test_defaults_filled(base):
