@@ -77,3 +77,17 @@ def test_generalization_marks_unseen_temperatures():
     res = generalization([ev])
     unseen = {r["test_T"]: r["unseen"] for r in res["rows"]}
     assert unseen == {0.6: False, 0.8: True}
+
+
+def test_generalization_aligns_models_trained_on_fewer_timescales():
+    """Bapst's recipe trains a subset of timescales: its rho sits under the right labels, None elsewhere."""
+    def ev(model, labels, rho):
+        return {"model": model, "train_set": "T0.60", "train_temperatures": [0.6],
+                "results": {"0.60": {"timescale_labels": labels, "times": [1.0] * len(labels),
+                                     "metrics": {"A": {"pearson": rho, "pearson_sem": [0.01] * len(labels)}}}}}
+
+    full = ["Fs=0.9", "Fs=0.5", "Fs=0.368"]
+    res = generalization([ev("bapst", ["Fs=0.9", "Fs=0.368"], [0.2, 0.1]), ev("se3gnn", full, [0.5, 0.4, 0.3])])
+    assert res["labels"] == full
+    rho = {r["model"]: r["rho"] for r in res["rows"]}
+    assert rho == {"bapst": [0.2, None, 0.1], "se3gnn": [0.5, 0.4, 0.3]}

@@ -43,21 +43,29 @@ def generalization(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
 
     Returns {"rows": [...], "test_temperatures": [...], "labels": [...]} where each row is
     {model, train_set, train_temperatures, test_T, species, rho (per timescale), rho_sem,
-    unseen (test T not in the training set)}.
+    unseen (test T not in the training set)}. ``labels`` are the timescales of the evaluation
+    with the most of them; a model trained on a subset (Bapst's recipe: one model per chosen
+    timescale) has None at the others.
     """
+    label_sets = [res["timescale_labels"] for ev in evaluations for res in ev["results"].values()]
+    labels: list[str] = max(label_sets, key=len, default=[])
     rows = []
     temps: set[float] = set()
-    labels: list[str] = []
     for ev in evaluations:
         train_t = [round(float(t), 4) for t in ev.get("train_temperatures") or []]
         for tkey, res in ev["results"].items():
             temps.add(float(tkey))
-            labels = labels or res["timescale_labels"]
+            own = res["timescale_labels"]
+
+            def aligned(values: list[Any], own: list[str] = own) -> list[Any]:
+                return [values[own.index(lab)] if lab in own else None for lab in labels]
+
             for species, m in res["metrics"].items():
                 rows.append({
                     "model": ev["model"], "train_set": ev["train_set"], "train_temperatures": train_t,
-                    "test_T": float(tkey), "species": species, "rho": m["pearson"], "rho_sem": m["pearson_sem"],
-                    "times": res["times"], "unseen": round(float(tkey), 4) not in train_t,
+                    "test_T": float(tkey), "species": species, "rho": aligned(m["pearson"]),
+                    "rho_sem": aligned(m["pearson_sem"]), "times": aligned(res["times"]),
+                    "unseen": round(float(tkey), 4) not in train_t,
                 })
     return {"rows": rows, "test_temperatures": sorted(temps), "labels": labels}
 
