@@ -69,6 +69,24 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
     return art["info"]["training"]
 
 
+def _model_columns(model_labels: list[str] | None, data_labels: list[str], tkey: str,
+                   model_path: str | Path) -> list[int] | None:
+    """Columns of the test data that the model predicts; None: all of them, in order.
+
+    A model trained on a subset of timescales (Bapst's recipe) names them; labels that differ
+    only because the time grid depends on temperature (GlassBench's times, ``t=`` labels) are
+    matched by position, as training matched them.
+    """
+    if not model_labels or model_labels == data_labels:
+        return None
+    if all(lab in data_labels for lab in model_labels):
+        return [data_labels.index(lab) for lab in model_labels]
+    if len(model_labels) == len(data_labels):
+        return None
+    raise ValueError(f"{model_path} predicts timescales {model_labels}, but the test data at T = {tkey} has "
+                     f"{data_labels}. Fix: evaluate it on propensities with the same timescales (propensity.values)")
+
+
 def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
                   output: str | Path) -> dict[str, Any]:
     """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale.
@@ -88,10 +106,10 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
     model_labels = art["info"].get("timescales", {}).get("labels")
     for tkey, pairs in test_pairs.items():
         samples = load_samples(pairs)
-        if model_labels and model_labels != samples[0].timescale_labels:  # trained on some timescales only
+        cols = _model_columns(model_labels, samples[0].timescale_labels, tkey, model_path)
+        if cols is not None:  # trained on some timescales only
             from ..training import timescale_columns
 
-            cols = [samples[0].timescale_labels.index(lab) for lab in model_labels]
             samples = [timescale_columns(s, cols) for s in samples]
         t_inf = time.perf_counter()
         preds = [pred.predict(s) for s in samples]
