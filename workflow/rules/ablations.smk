@@ -18,17 +18,7 @@ if ABL["enabled"]:
         resources:
             **light_resources(mem_mb=4000),
         params:
-            settings=lambda w: S.dumps(
-                S.graphs(
-                    A.configured(
-                        config,
-                        A.Variant(
-                            "x", "se3gnn", {"inputs": A.INPUT_VARIANTS[w.inputs]}
-                        ),
-                    ),
-                    w.T,
-                )
-            ),
+            settings=lambda w: ablation_graph_settings(w.inputs, w.T),
         shell:
             "python -m equiglass graphs --settings {params.settings:q} --input {input} --output {output} 2> {log}"
 

@@ -2,6 +2,7 @@
 # settings come from equiglass.settings, the model families from equiglass.models.registry.
 # Everything imported here is pure Python (no NumPy, torch, LAMMPS or freud), so the workflow
 # plans on a login node that has only Snakemake, PyYAML and jsonschema.
+import functools
 import json
 import os
 import re
@@ -226,7 +227,11 @@ def md_resources(step):
     }
     if step == "isoconfigurational":
         # replica workers: the job's CPUs (as Snakemake gives them) per md.threads
-        res["workers"] = lambda wc, threads: max(1, threads // config["md"]["threads"])
+        res["workers"] = (
+            (lambda wc, threads: max(1, threads // config["md"]["threads"]))
+            if P.iso_workers(config, MD_GPU) > 1
+            else 1
+        )
     return res
 
 
@@ -310,8 +315,10 @@ def learn_device(family):
 
 
 def light_resources(mem_mb=2000, runtime=30):
-    """A short CPU job: the profile's account and partition."""
-    return {"runtime": lambda wc, attempt: runtime * attempt, "mem_mb": mem_mb}
+    """A short CPU job (minutes at most): the profile's account and partition; constants, as
+    thousands of such jobs are planned (a callable costs Snakemake a signature per job).
+    """
+    return {"runtime": runtime, "mem_mb": mem_mb}
 
 
 def predict_resources():
@@ -493,6 +500,13 @@ def ablation_train_retries():
     return segment_retries(
         max((ablation_train_estimate(k) for k in ABL_VARIANTS), default=0.0)
     )
+
+
+@functools.cache
+def ablation_graph_settings(inputs, T):
+    """Settings of the graphs of input variant ``inputs`` at T (one string per variant and T)."""
+    variant = A.Variant("x", "se3gnn", {"inputs": A.INPUT_VARIANTS[inputs]})
+    return S.dumps(S.graphs(A.configured(config, variant), T))
 
 
 def ablation_graph(key, T, s):
