@@ -201,3 +201,17 @@ def test_no_gpu_anywhere_means_no_gpu_request(paper, monkeypatch):
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no sinfo, no nvidia-smi
     if not Path("/dev/nvidia0").exists():
         assert not P.gpus_requestable(paper)
+
+
+def test_plan_costs_every_learning_rule(paper):
+    from equiglass import plan as P
+
+    counts = {"train": 20, "evaluate": 20, "ablation_train": 29, "ablation_evaluate": 29, "transfer": 1,
+              "interpret": 1, "isoconfigurational": 2000, "graphs": 2000}
+    rows = {r["rule"]: r for r in P.plan(paper, counts, {"0.44": 260}, gpus=True, n_test_graphs=500)}
+    for rule in ("train", "evaluate", "ablation_train", "ablation_evaluate", "transfer", "interpret"):
+        assert rows[rule]["minutes_per_job"] > 1 and rows[rule]["gpus_per_job"] == 1, rows[rule]
+    assert rows["train"]["segments"] > 1 and rows["ablation_train"]["segments"] > 1  # Bapst: 10 models per job
+    assert rows["isoconfigurational"]["gpus_per_job"] == 1 and rows["graphs"]["gpu_hours"] == 0
+    no_gpu = {r["rule"]: r for r in P.plan(paper, counts, {"0.44": 260}, gpus=False, n_test_graphs=500)}
+    assert sum(r["gpu_hours"] for r in no_gpu.values()) == 0

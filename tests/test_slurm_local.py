@@ -279,3 +279,33 @@ rule train:
     ref = tmp_path / "ref"
     assert run_cli(*args, "--out-dir", str(ref)).returncode == 0
     assert (work / "m/model.pt").read_bytes() == (ref / "model.pt").read_bytes()
+
+
+def test_array_jobs_as_the_profile_submits_them(local_slurm, tmp_path):
+    """profiles/slurm sends its many short CPU rules as SLURM job arrays (slurm-array-jobs): three
+    jobs of one rule go out in one sbatch and all complete."""
+    (tmp_path / "Snakefile").write_text(f"""
+rule all:
+    input:
+        expand("out/{{i}}.txt", i=range(3)),
+
+
+rule graphs:
+    output:
+        "out/{{i}}.txt",
+    resources:
+        runtime=2,
+        mem_mb=100,
+        slurm_partition="cpu",
+        slurm_account="{ACCOUNT}",
+    shell:
+        "echo $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID > {{output}}"
+""")
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", "3",
+                          "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                          "--seconds-between-status-checks", "1", "--slurm-array-jobs", "graphs"],
+                         cwd=tmp_path, env=local_slurm.env, capture_output=True, text=True, timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-5000:]
+    arrays = {((tmp_path / f"out/{i}.txt").read_text().split() + [""])[0] for i in range(3)}
+    assert len(arrays) == 1 and arrays != {""}, arrays  # one array job, three tasks

@@ -395,6 +395,9 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
         elif rule == "interpret":
             longest = interpret_seconds(cfg) / 60
             kinds = [(1.0, longest, int(train_uses_gpu(cfg, "se3gnn", gpus)))]
+        elif rule in ("ablation_train", "ablation_evaluate"):
+            kinds = ablation_kinds(cfg, rule, gpus)
+            longest = max(k[1] for k in kinds)
         else:
             longest = 0.5
             kinds = [(1.0, longest, 0)]
@@ -405,6 +408,28 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
         rows.append({"rule": rule, "jobs": jobs, "minutes_per_job": minutes, "gpu": n_gpus > 0,
                      "gpus_per_job": n_gpus, "segments": segments(longest, cfg),
                      "gpu_hours": gpu_h, "cpu_hours": cpu_h})
+    return rows
+
+
+def ablation_kinds(cfg: dict[str, Any], rule: str, gpus: bool) -> list[tuple[float, float, int]]:
+    """(share, minutes, GPUs) of each ablation model's training or evaluation job: its variant's
+    resolved settings (epochs, family, models per job) and training configurations."""
+    from .ablations import variants
+    from .settings import ablation_train
+
+    ab, sp = cfg["ablations"], cfg["split"]
+    t = ab["train_set"][0] if ab["train_set"] else next(s[0] for s in cfg["training"]["sets"] if len(s) == 1)
+    n_all = samples_at(cfg, t) - sp["validation"] - sp["test"]
+    rows = []
+    models = variants(cfg)
+    for key, v in models.items():
+        if rule == "ablation_train":
+            n = min(v.n_train or ab["n_train"] or n_all, n_all)
+            training = ablation_train(cfg, key, [temperature_key(t)])["training"]
+            mins = train_seconds(cfg, n, sp["validation"], v.family, training=training) / 60
+        else:
+            mins = infer_seconds(cfg, sp["test"], v.family) / 60
+        rows.append((1 / len(models), mins, int(train_uses_gpu(cfg, v.family, gpus))))
     return rows
 
 
