@@ -226,12 +226,9 @@ def md_resources(step):
         **gpu_request(P.md_gpus(config, step, MD_GPU)),
     }
     if step == "isoconfigurational":
-        # replica workers: the job's CPUs (as Snakemake gives them) per md.threads
-        res["workers"] = (
-            (lambda wc, threads: max(1, threads // config["md"]["threads"]))
-            if P.iso_workers(config, MD_GPU) > 1
-            else 1
-        )
+        # replica workers: a constant, as the CPUs asked (a function of threads would see the
+        # submitting Snakemake's capped threads, not the allocation's)
+        res["workers"] = P.iso_workers(config, MD_GPU)
     return res
 
 
