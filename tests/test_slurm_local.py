@@ -1,5 +1,7 @@
 """A real SLURM on this machine (scripts/slurm/local-slurm.sh): sbatch, sacct, scancel, time
-limits, GPU GRES, and a small workflow through snakemake-executor-plugin-slurm.
+limits, GPU GRES, a small workflow through snakemake-executor-plugin-slurm, the job arrays the
+profile uses, and a training job that stops at its time budget (exit 75) and is resubmitted by
+Snakemake's retries until it finishes.
 
 Run with `make test-slurm` (pytest -m slurm -p no:xdist): the session fixture installs SLURM
 (apt-get, root) and starts munged, MariaDB, slurmdbd, slurmctld and slurmd, and stops them at the
