@@ -1,5 +1,7 @@
 """A real SLURM on this machine (scripts/slurm/local-slurm.sh): sbatch, sacct, scancel, time
-limits, GPU GRES, and a small workflow through snakemake-executor-plugin-slurm.
+limits, GPU GRES, a small workflow through snakemake-executor-plugin-slurm, the job arrays the
+profile uses, and a training job that stops at its time budget (exit 75) and is resubmitted by
+Snakemake's retries until it finishes.
 
 Run with `make test-slurm` (pytest -m slurm -p no:xdist): the session fixture installs SLURM
 (apt-get, root) and starts munged, MariaDB, slurmdbd, slurmctld and slurmd, and stops them at the
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_checkpoints import run_cli, train_files  # noqa: F401  (fixture)
 
 from conftest import REPO
 
@@ -239,3 +242,72 @@ def test_snakemake_slurm_executor(local_slurm, tmp_path):
     assert a_job in submitted and a_part == "cpu"
     gpu_job, gpu_part, cuda = (tmp_path / "gpu.txt").read_text().split()
     assert gpu_job in submitted and gpu_part == "gpu" and cuda in {"0", "1"}
+
+
+def test_segment_done_is_resubmitted_and_resumes(local_slurm, tmp_path, train_files):  # noqa: F811
+    """A job whose time budget runs out stops at its checkpoint with exit 75; Snakemake's retries
+    resubmit it through SLURM and it continues from there, to the same model as one straight run.
+    (A budget of 0 s stops after every epoch: three epochs, three submissions.)"""
+    _, args = train_files
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Snakefile").write_text(f"""
+rule train:
+    output:
+        "m/model.pt",
+    retries: 2
+    resources:
+        runtime=5,
+        mem_mb=2000,
+        slurm_partition="cpu",
+        slurm_account="{ACCOUNT}",
+    shell:
+        "EQUIGLASS_TIME_BUDGET_S=0 {sys.executable} -m equiglass {' '.join(args)} --out-dir m 2>> train.log"
+""")
+    env = {**local_slurm.env, "PYTHONPATH": str(REPO / "src")}
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", "1",
+                          "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                          "--seconds-between-status-checks", "1"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-5000:]
+    run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    rows = local_slurm.sacct("-X", "--name", run_id, fields="JobID,State,ExitCode")
+    assert [(r["State"], r["ExitCode"]) for r in rows] == [("FAILED", "75:0"), ("FAILED", "75:0"),
+                                                            ("COMPLETED", "0:0")], rows
+    train_log = (work / "train.log").read_text()
+    assert train_log.count("segment done, resubmit to continue") == 2
+    assert "resuming after epoch 1" in train_log and "resuming after epoch 2" in train_log
+    ref = tmp_path / "ref"
+    assert run_cli(*args, "--out-dir", str(ref)).returncode == 0
+    assert (work / "m/model.pt").read_bytes() == (ref / "model.pt").read_bytes()
+
+
+def test_array_jobs_as_the_profile_submits_them(local_slurm, tmp_path):
+    """profiles/slurm sends its many short CPU rules as SLURM job arrays (slurm-array-jobs): three
+    jobs of one rule go out in one sbatch and all complete."""
+    (tmp_path / "Snakefile").write_text(f"""
+rule all:
+    input:
+        expand("out/{{i}}.txt", i=range(3)),
+
+
+rule graphs:
+    output:
+        "out/{{i}}.txt",
+    resources:
+        runtime=2,
+        mem_mb=100,
+        slurm_partition="cpu",
+        slurm_account="{ACCOUNT}",
+    shell:
+        "echo $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID > {{output}}"
+""")
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", "3",
+                          "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                          "--seconds-between-status-checks", "1", "--slurm-array-jobs", "graphs"],
+                         cwd=tmp_path, env=local_slurm.env, capture_output=True, text=True, timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-5000:]
+    arrays = {((tmp_path / f"out/{i}.txt").read_text().split() + [""])[0] for i in range(3)}
+    assert len(arrays) == 1 and arrays != {""}, arrays  # one array job, three tasks

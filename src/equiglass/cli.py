@@ -18,6 +18,7 @@ from .cli_args import by_temperature as _by_temperature
 from .cli_args import pairs as _pairs
 from .cli_args import settings as _settings
 from .config import ConfigError
+from .devices import SEGMENT_EXIT, SegmentDone
 from .files import InputError
 
 
@@ -30,7 +31,7 @@ def cmd_equilibrate(a: argparse.Namespace) -> None:
 def cmd_iso(a: argparse.Namespace) -> None:
     from .steps.simulate import step_isoconfigurational
 
-    step_isoconfigurational(_settings(a.settings), a.input, a.output, a.trajectory)
+    step_isoconfigurational(_settings(a.settings), a.input, a.output, a.trajectory, workers=a.workers)
 
 
 def cmd_dynamics(a: argparse.Namespace) -> None:
@@ -87,7 +88,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .steps.learn import step_evaluate
 
-    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output)
+    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output, device=a.device)
 
 
 def cmd_predict(a: argparse.Namespace) -> None:
@@ -142,7 +143,7 @@ def cmd_plan(a: argparse.Namespace) -> None:
     import subprocess
 
     from .config import load_config, samples_at
-    from .plan import format_plan, measured_rates, plan
+    from .plan import describe_rates, format_plan, gpus_requestable, measured_rates, plan
 
     files = ["config.yaml", *a.configfile]
     cfg = load_config(*files)
@@ -161,9 +162,11 @@ def cmd_plan(a: argparse.Namespace) -> None:
     n_train = {"/".join(map(str, s)): sum(samples_at(cfg, t) - sp["validation"] - sp["test"] for t in s)
                for s in cfg["training"]["sets"]}
     rates = measured_rates(a.benchmarks, cfg) if a.benchmarks else {}
+    gpus = gpus_requestable(cfg) if a.gpus == "detect" else a.gpus == "yes"
     print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "
-          f"{cfg['samples']} configurations per T" + (f"; measured rates {rates}" if rates else ""))
-    print(format_plan(plan(cfg, counts, n_train, rates)))
+          f"{cfg['samples']} configurations per T; walltimes <= {cfg['cluster']['max_runtime']:g} min")
+    print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
+    print(format_plan(plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])))
 
 
 def cmd_settings(a: argparse.Namespace) -> None:
@@ -219,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="equilibrated configuration (GSD)")
     s.add_argument("--output", required=True, help="replica sums (.npz)")
     s.add_argument("--trajectory", help="also write all replica snapshots to this GSD")
+    s.add_argument("--workers", type=int, default=1,
+                   help="replicas run at once in worker processes sharing the job's GPUs (same results)")
     s.set_defaults(func=cmd_iso)
 
     s = sub.add_parser("dynamics", help="MSD, F_s(q,t), tau_alpha and propensity target times at one T")
@@ -282,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test", nargs="+", required=True, metavar="GRAPH:PROPENSITY",
                    help="test pairs; grouped by temperature from the graph's folder name (T0.60)")
     s.add_argument("--output", required=True, help="metrics JSON (predictions go to the same name .npz)")
+    s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu",
+                   help="where the model runs (auto: this job's GPU when torch sees one)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("predict", help="predict propensities of your own configurations with a trained model")
@@ -334,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
     s.add_argument("--profile", help="Snakemake profile to dry-run with (e.g. profiles/slurm)")
     s.add_argument("--benchmarks", help="folder of Snakemake benchmark files of a finished run (measured rates)")
+    s.add_argument("--gpus", choices=["yes", "no", "detect"], default="yes",
+                   help="cost device-auto work on a cluster with GPUs (default), without, or as the workflow "
+                        "would decide here ($EQUIGLASS_GPUS, a GPU partition, sinfo)")
     s.set_defaults(func=cmd_plan)
 
     from .settings import STEPS
@@ -364,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except SegmentDone as done:  # the time budget is spent at a checkpoint: the retry continues
+        print(f"{done}\nequiglass {args.command}: segment done, resubmit to continue "
+              f"(exit {SEGMENT_EXIT})", file=sys.stderr, flush=True)
+        return SEGMENT_EXIT
     except (InputError, ConfigError) as err:
         print(f"equiglass {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -225,6 +225,11 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
                 problems.append(f"training.per_model.{model}.{k} is not a training setting"
                                 + (f" (did you mean '{close[0]}'?)" if close else f"; allowed: {sorted(allowed)}"))
+    for key, where in (("account", "slurm_account, or export SLURM_ACCOUNT"),
+                       ("cpu_partition", "slurm_partition, or export EQUIGLASS_CPU_PARTITION")):
+        if cfg.get("cluster", {}).get(key):
+            problems.append(f"cluster.{key} moved to the SLURM profile: remove it and set {where} "
+                            "(default-resources in profiles/slurm/config.v8+.yaml)")
     exp = cfg.get("experiments", {})
     if exp.get("enabled", False):
         if "se3gnn" not in tr["models"]:

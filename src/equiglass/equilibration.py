@@ -72,7 +72,7 @@ def equilibrate(state: State, phases: list[Phase], md: MDSettings, seed: int, la
     """Run ``phases`` from ``state``; the last phase is checked for ageing and extended if needed.
 
     Checkpoints: ``checkpoint`` (the run), ``<stem>.retry.npz`` (after a blow-up),
-    ``<stem>.extensionK.npz`` (removed after each extension); remove the first two with
+    ``<stem>.extensionK.npz``; remove them with
     :meth:`Equilibrated.remove_checkpoints` once the outputs are written.
     """
     ckpt = Path(checkpoint)
@@ -92,6 +92,7 @@ def equilibrate(state: State, phases: list[Phase], md: MDSettings, seed: int, la
     phase = last.name
     ageing = ageing_check(log.phase_array(phase, "potential_energy"))
     extensions: list[dict[str, Any]] = []
+    ext_checkpoints: list[Path] = []
     # a drifting run is extended (never silently kept); it fails after max_extensions tries
     while not ageing["passed"]:
         if len(extensions) >= max_extensions:
@@ -109,9 +110,9 @@ def equilibrate(state: State, phases: list[Phase], md: MDSettings, seed: int, la
                                     derive_seed(seed, phase), label, checkpoint=ext_ckpt)
         log.rows.extend(ext_log.rows)
         extensions.append({"phase": phase, "duration": last.duration, "ageing_before": ageing})
-        ext_ckpt.unlink(missing_ok=True)
+        ext_checkpoints.append(ext_ckpt)  # kept until the outputs are written: a resubmitted job resumes
         ageing = ageing_check(log.phase_array(phase, "potential_energy"))
-    return Equilibrated(final, log, phase, md, ageing, extensions, retried, [ckpt, retry_ckpt])
+    return Equilibrated(final, log, phase, md, ageing, extensions, retried, [ckpt, retry_ckpt, *ext_checkpoints])
 
 
 def phase_averages(result: Equilibrated) -> dict[str, tuple[float, float]]:

@@ -17,14 +17,15 @@ def cmd_generalization(a: argparse.Namespace) -> None:
 def cmd_transfer(a: argparse.Namespace) -> None:
     from .steps.experiments import step_transfer
 
-    step_transfer(_settings(a.settings), a.model, _pairs(a.pool), _pairs(a.test), a.output, a.figures, a.caption)
+    step_transfer(_settings(a.settings), a.model, _pairs(a.pool), _pairs(a.test), a.output, a.figures, a.caption,
+                  device=a.device)
 
 
 def cmd_interpret(a: argparse.Namespace) -> None:
     from .steps.experiments import step_interpret
 
     step_interpret(_settings(a.settings), a.model, _pairs(a.pairs), a.configurations, a.output, a.figures[0],
-                   a.figures[1], a.caption)
+                   a.figures[1], a.caption, device=a.device)
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
@@ -67,6 +68,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--output", required=True)
     s.add_argument("--figures", required=True, help="figure PNG")
     s.add_argument("--caption", default="")
+    s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu", help="where the models train and run")
     s.set_defaults(func=cmd_transfer)
 
     s = esub.add_parser("interpret", help="learned invariants vs bond-order parameters, density, energy")
@@ -77,6 +79,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--output", required=True)
     s.add_argument("--figures", nargs=2, required=True, metavar=("CORR_PNG", "MAP_PNG"))
     s.add_argument("--caption", default="")
+    s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu", help="where the model runs")
     s.set_defaults(func=cmd_interpret)
 
     s = esub.add_parser("ablation", help="one ablation study or the learning curves from its evaluation files")

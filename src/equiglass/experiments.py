@@ -30,6 +30,7 @@ from e3nn import o3
 from .artifact import Predictor, build_model
 from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, apply_model_inputs, target_statistics, to_batch
+from .devices import check_budget
 from .files import InputError, write_json
 from .metrics import evaluate_predictions, pearson_columns
 from .provenance import derive_seed
@@ -101,13 +102,14 @@ def fit_readout(
     trained on them (full batch), which is exact and fast.
     """
     torch.manual_seed(derive_seed(seed, "readout"))
+    dev = _device_of(model)
     if not fine_tune:
         freeze_backbone(model)
         model.readout.apply(_reset)
         with torch.no_grad():
-            feats = [model.readout_features(to_batch([s])) for s in samples]
+            feats = [model.readout_features(to_batch([s]).to(dev)) for s in samples]
         x = torch.cat(feats)
-        batch = to_batch(samples, standardize)
+        batch = to_batch(samples, standardize).to(dev)
         opt = torch.optim.Adam(model.readout.parameters(), lr=lr)
         for _ in range(epochs):
             from .models.common import select_by_type
@@ -122,7 +124,7 @@ def fit_readout(
     for epoch in range(epochs):
         order = np.random.default_rng(derive_seed(seed, "ft", epoch)).permutation(len(samples))
         for i in order:
-            b = to_batch([samples[i]], standardize)
+            b = to_batch([samples[i]], standardize).to(dev)
             loss = torch.mean((model(b) - b.y) ** 2)
             opt.zero_grad()
             loss.backward()
@@ -133,13 +135,19 @@ def fit_readout(
 def _physical_predictor(model: torch.nn.Module, mean: np.ndarray, std: np.ndarray):
     """sample → (N, n_t) propensities in physical units, for a model trained on z-scores."""
     model.eval()
+    dev = _device_of(model)
 
     def predict(sample: Sample) -> np.ndarray:
         with torch.no_grad():
-            z = model(to_batch([sample])).numpy()
+            z = model(to_batch([sample]).to(dev)).cpu().numpy()
         return z * std[sample.graph.types] + mean[sample.graph.types]
 
     return predict
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    """Where a model's weights live (its inputs go there)."""
+    return next(model.parameters()).device
 
 
 def _reset(module: torch.nn.Module) -> None:
@@ -165,6 +173,7 @@ def transfer(
     fine_tune: bool = True,
     scratch: bool = True,
     checkpoint: str | Path | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Sample-efficiency curves at the target temperature of ``pool``/``test``.
 
@@ -179,7 +188,7 @@ def transfer(
 
     if not pool or not test:
         raise InputError("transfer learning needs target-temperature training and test configurations")
-    base = Predictor(source_artifact)
+    base = Predictor(source_artifact, device)  # device: "cpu" or "cuda:i"; the models stay there
     if base.family != "se3gnn":
         raise InputError(f"transfer learning needs an se3gnn source model, got {base.family}")
     inputs = source_artifact["info"].get("inputs", {})
@@ -206,7 +215,9 @@ def transfer(
                 out["methods"] = {m: {int(n): v for n, v in by_n.items()} for m, by_n in saved["methods"].items()}
                 timings, done = saved["timings_s"], {int(n) for n in saved["done"]}
                 print(f"[transfer] resuming: n = {sorted(done)} already done", file=sys.stderr, flush=True)
-    for n in [n for n in n_configs if n not in done]:
+    todo = [n for n in n_configs if n not in done]
+    for i, n in enumerate(todo):
+        t_n = time.perf_counter()
         sub = pool[:n]
         mean, std = target_statistics(sub)
 
@@ -232,7 +243,7 @@ def transfer(
         if scratch:
             t0 = time.perf_counter()
             torch.manual_seed(derive_seed(seed, "scratch", n))
-            fresh = build_model("se3gnn", base.n_outputs, source_artifact["hparams"])
+            fresh = build_model("se3gnn", base.n_outputs, source_artifact["hparams"]).to(device)
             fit_readout(fresh, sub, (mean, std), scratch_epochs, lr, seed, fine_tune=True)
             out["methods"].setdefault("scratch", {})[n] = _scores(predictor(fresh), test)
             timings["scratch"] = timings.get("scratch", 0.0) + time.perf_counter() - t0
@@ -247,6 +258,8 @@ def transfer(
         if ckpt is not None:
             write_json(ckpt, {"signature": signature, "methods": out["methods"], "timings_s": timings,
                               "done": sorted(done)})
+            if i + 1 < len(todo):  # the next size costs ~ in proportion to n; SegmentDone: resubmit resumes
+                check_budget((time.perf_counter() - t_n) * todo[i + 1] / n, "transfer", f"size n = {todo[i + 1]}")
     out["methods"] = {m: {n: by_n[n] for n in sorted(by_n)} for m, by_n in out["methods"].items()}
     out["timings_s"] = timings
     return out
@@ -262,7 +275,7 @@ def layer_invariants(model: torch.nn.Module, sample: Sample) -> list[tuple[np.nd
     ``L1 0e[3]`` or ``L2 |1o[5]|``.
     """
     with torch.no_grad():
-        feats = model.features(to_batch([sample]))
+        feats = [f.cpu() for f in model.features(to_batch([sample]).to(_device_of(model)))]
     out = []
     for k, f in enumerate(feats):
         if k == 0:
@@ -300,7 +313,7 @@ def probe_r2(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_tes
 
 
 def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: dict[str, list[np.ndarray]],
-              species: int = 0) -> dict[str, Any]:
+              species: int = 0, device: str = "cpu") -> dict[str, Any]:
     """Correlations and probes between layer invariants and structural descriptors.
 
     ``targets`` maps descriptor name → per-sample (N,) arrays (e.g. q6, qbar6, local density,
@@ -309,7 +322,7 @@ def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: di
     """
     if len(samples) < 2:
         raise InputError("interpretability needs at least two configurations (probe train/test)")
-    pred = Predictor(model_artifact)
+    pred = Predictor(model_artifact, device)
     if pred.family != "se3gnn":
         raise InputError(f"interpretability is defined for se3gnn models, got {pred.family}")
     samples = [apply_model_inputs(s, pred.info.get("inputs", {})) for s in samples]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import accept, discard, fingerprint
+from .devices import SegmentDone, budget_allows, check_budget
 from .files import InputError, load_npz, metadata_from_npz, save_npz
 from .md import MDBlowUp, MDSettings, check_thermo, worst_particle
 from .progress import Reporter
@@ -115,11 +117,14 @@ def isoconfigurational(
     label: str = "iso",
     checkpoint: str | Path | None = None,
     trajectory: list[State] | None = None,
+    workers: int = 1,
 ) -> IsoSums:
     """Run the replicas ``replicas`` (indices) of an iso-configurational ensemble in NVE.
 
     Replica r uses velocity seed ``derive_seed(seed, "replica", r)`` so batches of replicas
-    run anywhere combine into the same ensemble. Finished replicas are checkpointed.
+    run anywhere combine into the same ensemble. Finished replicas are checkpointed. With
+    ``workers`` > 1 replicas run in that many processes at once (sharing the job's GPUs, one
+    slot each); results are added in replica order, so the sums are the same bit for bit.
     """
     steps = log_time_steps(t_max, md.dt, points_per_decade)
     n_t, n = len(steps), state.n
@@ -151,9 +156,10 @@ def isoconfigurational(
     todo = [r for r in replicas if r not in set(sums.replicas.tolist())]
     rep = Reporter(label, len(replicas), "replicas")
     rep.update(len(replicas) - len(todo))
-    for r in todo:
+
+    def add(r: int, disp: np.ndarray, drift: float) -> None:
+        """Accumulate replica r (always in replica order, so the sums do not depend on workers)."""
         rseed = derive_seed(seed, "replica", r)
-        disp, drift = iso_replica(state, temperature, steps, md, rseed, trajectory)
         sums.sum1 += disp
         sums.sum2 += disp**2
         sums.sum4 += disp**4
@@ -167,8 +173,70 @@ def isoconfigurational(
         if ckpt is not None:
             save_iso(ckpt, sums, types, {"checkpoint": True, "signature": signature})
         rep.update(sums.n_replicas, fs_A_last=float(fs[-1, 0]), drift=drift)
+
+    if workers > 1 and len(todo) > 1 and trajectory is None:
+        _run_parallel(todo, add, (state, temperature, steps, md, seed), min(workers, len(todo)), label,
+                      ckpt is not None)
+    else:
+        longest = 0.0
+        for k, r in enumerate(todo):
+            t0 = time.perf_counter()
+            disp, drift = iso_replica(state, temperature, steps, md, derive_seed(seed, "replica", r), trajectory)
+            add(r, disp, drift)
+            longest = max(longest, time.perf_counter() - t0)
+            if ckpt is not None and k + 1 < len(todo):
+                check_budget(longest, label, "replica")  # SegmentDone: the resubmitted job resumes
     rep.close(f"{sums.n_replicas} replicas x {steps[-1]} steps")
     return sums
+
+
+def _replica_task(state: State, temperature: float, steps: np.ndarray, md: MDSettings, seed: int,
+                  r: int) -> tuple[int, np.ndarray, float, float]:
+    """One replica in a worker process: (r, displacement norms, energy drift, wall time [s])."""
+    t0 = time.perf_counter()
+    disp, drift = iso_replica(state, temperature, steps, md, derive_seed(seed, "replica", r))
+    return r, disp, drift, time.perf_counter() - t0
+
+
+def _run_parallel(todo: list[int], add, args: tuple, workers: int, label: str, checkpointed: bool) -> None:
+    """Run replicas ``todo`` in ``workers`` processes (each claims its GPU slot), adding results
+    in replica order. Near the time budget no new replica starts; the running ones finish, the
+    finished prefix is checkpointed and :class:`~equiglass.devices.SegmentDone` is raised."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    print(f"[{label}] {len(todo)} replicas on {workers} worker processes", file=sys.stderr, flush=True)
+    order, pending = list(todo), list(todo)
+    finished: dict[int, tuple[np.ndarray, float]] = {}
+    longest, stopped = 0.0, False
+    # spawn: fresh processes (no inherited CUDA context or GPU slot lock)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        running: dict = {}
+
+        def submit() -> None:
+            nonlocal stopped
+            while pending and len(running) < workers and not stopped:
+                if checkpointed and longest > 0 and not budget_allows(longest):
+                    stopped = True
+                    break
+                r = pending.pop(0)
+                running[pool.submit(_replica_task, *args, r)] = r
+
+        submit()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.pop(fut)
+                r, disp, drift, secs = fut.result()
+                finished[r] = (disp, drift)
+                longest = max(longest, secs)
+            while order and order[0] in finished:
+                r = order.pop(0)
+                add(r, *finished.pop(r))
+            submit()
+    if stopped and pending:
+        raise SegmentDone(f"[{label}] time budget: {len(pending)} replicas left for the next segment; "
+                          "checkpoint saved")
 
 
 def save_iso(path: str | Path, sums: IsoSums, types: np.ndarray, metadata: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import accept, discard, fingerprint
+from .devices import check_budget
 from .engines import make_engine, resolve_engine
 from .engines.base import Engine, MDBlowUp, Thermo
 from .files import InputError, load_npz, metadata_from_npz, save_npz
@@ -217,6 +218,7 @@ def run_phases(
     seg_steps = md.steps(md.segment_time)
     rep = Reporter(label, total, "steps")
     t0 = time.perf_counter()
+    longest = 0.0  # wall time of the longest segment so far [s]
     for k in range(done["phase"], len(phases)):
         ph = phases[k]
         n_steps = md.steps(ph.duration)
@@ -225,6 +227,7 @@ def run_phases(
         while start < n_steps:
             n_seg = min(seg_steps, n_steps - start)
             segment = done["segment"]
+            seg_start = time.perf_counter()
             with md.engine_for(state, derive_seed(seed, "segment", segment)) as eng:
                 eng.set_integrator("nvt", ph.temperature, md.tau_thermostat, md.thermostat)
                 ran = 0
@@ -248,6 +251,9 @@ def run_phases(
             done = {"phase": k, "steps": start, "segment": segment + 1, "signature": signature}
             if ckpt is not None:
                 _save_checkpoint(ckpt, state, log, done)
+                longest = max(longest, time.perf_counter() - seg_start)
+                if before < total:  # SegmentDone: the job's resubmission resumes from ckpt
+                    check_budget(longest, label, "MD segment")
         done = {"phase": k + 1, "steps": 0, "segment": done["segment"], "signature": signature}
     rep.close(f"{total} steps")
     return state, log

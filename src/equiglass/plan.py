@@ -1,16 +1,41 @@
-"""Cost model of a configuration: MD steps, runtimes and GPU-hours per rule, for cluster requests.
+"""Cost model of a configuration: work, walltimes, segments, memory and GPU-hours per job.
 
-Runtimes are sized from the work each job does (particle-steps for MD, graphs × epochs for
-training) and a throughput (``cluster.md_throughput`` particle-steps/s, ``cluster.
-train_seconds_per_graph`` at N = 1000), or from Snakemake ``benchmark:`` files of an earlier
-run when given (measured seconds per particle-step), times ``cluster.runtime_margin`` and the
-attempt number (retries get more time).
+Pure Python: the workflow sizes every cluster request with it at parse time (login node) and
+``equiglass plan`` prints the totals.
+
+**MD on a GPU.** The throughput of a GPU comes from HOOMD-blue's published Lennard-Jones liquid
+benchmark (:data:`HOOMD_LJ_BENCHMARK`: joaander/hoomd-benchmarks, ``lj-liquid.ipynb`` at commit
+1a4af92 (2018), its newest row: 2018-01-15, HOOMD-blue 2.2.2, double precision, one Tesla
+P100-PCIE-16GB: 1.25 h for 10⁷ steps of N = 64 000, ρ = 0.382, r_c = 3.0 σ, r_buff = 0.6 σ, NVT,
+i.e. 2 222 steps/s = 1.42 × 10⁸ particle-steps/s; ``cluster.gpu_throughput``). The work per
+particle-step grows with the pairs inside the neighbour-list radius, ρ (r_c + r_buff)³, so the KA
+mixture (ρ = 1.2, r_c = 2.5 σ_AA, skin 0.3) runs at 0.68 × that rate. A small system alone cannot
+fill a GPU: each step also costs a fixed launch latency (``cluster.gpu_step_latency_s``, 10⁻⁴ s:
+at most ~10⁴ steps/s however small the system; an assumption, not a published number). ``k``
+processes sharing a GPU (``cluster.jobs_per_gpu``, the replica workers of one
+``isoconfigurational`` job) overlap their latencies, so each advances at
+``1 / max(t0 + N/R, k N/R)`` steps/s. Measured rates of an earlier run
+(``equiglass plan --benchmarks results/benchmarks``) replace all of this.
+
+**MD on the CPU** (LAMMPS): ``cluster.md_throughput`` particle-steps/s per job.
+
+**Learning**: ``cluster.train_seconds_per_graph`` (one forward + backward pass of a graph of
+N = 1000 on the job's device, linear in N) × graphs × epochs; ``cluster.infer_seconds_per_graph``
+for predictions (evaluate, transfer, interpret, predict).
+
+**Requests**: walltime = estimate × ``cluster.runtime_margin`` × attempt, capped at
+``cluster.max_runtime``; a job whose estimate (with margin) exceeds the cap runs in segments,
+each stopping at a checkpoint before its walltime (:mod:`equiglass.devices`) and resubmitted by
+Snakemake's retries, which are sized from the segment count.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+import shutil
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,10 +44,80 @@ from .config import samples_at, tau_alpha_guess, temperature_key
 
 MD_RULES = ("equilibrate", "isoconfigurational", "long_nve", "inherent", "cage")
 FIRE_STEPS = 20_000  # typical FIRE iterations to an inherent structure
+HOOMD_LJ_BENCHMARK = {
+    "particle_steps_per_s": 64_000 * 1e7 / (1.25 * 3600),  # 1.42e8
+    "n_particles": 64_000, "density": 0.382, "r_cut": 3.0, "r_buff": 0.6,
+    "source": "HOOMD-blue lj-liquid benchmark (github.com/joaander/hoomd-benchmarks, lj-liquid.ipynb, "
+              "2018-01-15: HOOMD 2.2.2, double precision, Tesla P100-PCIE-16GB, N = 64000, rho = 0.382, "
+              "r_c = 3.0, r_buff = 0.6: 1.25 h per 1e7 steps)",
+}
+KA_DENSITY_DEFAULT, KA_RCUT = 1.2, 2.5
+MIN_REQUEST_MIN = 10.0  # shortest walltime asked [min]
 
 
+# ------------------------------------------------------------------------------ GPU or not
+def gpus_requestable(cfg: dict[str, Any], export: bool = False) -> bool:
+    """Whether jobs with device ``auto`` should ask the scheduler for GPUs.
+
+    ``$EQUIGLASS_GPUS`` (1/0) decides if set; else yes when a GPU partition is named
+    (``cluster.gpu_partition``, ``$EQUIGLASS_GPU_PARTITION``), when ``sinfo`` lists GPU GRES,
+    or (no SLURM) when this machine has an NVIDIA device. A CPU-only machine never asks.
+    ``export``: set ``$EQUIGLASS_GPUS`` to the answer (processes started later agree).
+    """
+    found = _gpus_requestable(cfg)
+    if export:
+        os.environ.setdefault("EQUIGLASS_GPUS", "1" if found else "0")
+    return found
+
+
+def _gpus_requestable(cfg: dict[str, Any]) -> bool:
+    env = os.environ.get("EQUIGLASS_GPUS", "").strip().lower()
+    if env in ("1", "yes", "true"):
+        return True
+    if env in ("0", "no", "false"):
+        return False
+    if cfg["cluster"].get("gpu_partition") or os.environ.get("EQUIGLASS_GPU_PARTITION"):
+        return True
+    if shutil.which("sinfo"):
+        try:
+            res = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            res = None
+        if res is not None and res.returncode == 0:
+            return "gpu" in res.stdout
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
+
+
+def md_uses_gpu(cfg: dict[str, Any], gpus: bool | None = None) -> bool:
+    """MD jobs ask for a GPU: an engine that can use one, device gpu, or auto when GPUs exist."""
+    md = cfg["md"]
+    if not (cfg["cluster"]["md_gpu"] and md["engine"] in ("hoomd", "openmm", "auto")):
+        return False
+    if md["device"] == "gpu":
+        return True
+    return md["device"] == "auto" and (gpus if gpus is not None else gpus_requestable(cfg))
+
+
+def gradient_family(family: str) -> bool:
+    """Families trained by gradient descent (torch: GPU-class); ridge is fitted in closed form."""
+    from .models import registry
+
+    return registry.family(family).gradient
+
+
+def train_uses_gpu(cfg: dict[str, Any], family: str | None = None, gpus: bool | None = None) -> bool:
+    """Training (and evaluation) of ``family`` asks for a GPU: torch families, device gpu or auto."""
+    if not cfg["cluster"]["train_gpu"] or (family is not None and not gradient_family(family)):
+        return False
+    device = cfg["training"].get("device", "auto")
+    if device == "gpu":
+        return True
+    return device == "auto" and (gpus if gpus is not None else gpus_requestable(cfg))
+
+
+# ---------------------------------------------------------------------------------- MD work
 def md_steps(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0) -> int:
-    """Time steps of one job of an MD rule at temperature T (sample index for chains)."""
+    """Time steps of one job of an MD rule at temperature T (all its replicas for iso jobs)."""
     dt = cfg["md"]["dt"]
     tau = tau_alpha_guess(cfg, temperature)
     eq = cfg["equilibration"]
@@ -33,8 +128,7 @@ def md_steps(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0
             duration = eq["spacing_tau_alpha"] * tau
         return math.ceil(duration / dt)
     if rule == "isoconfigurational":
-        iso = cfg["isoconfigurational"]
-        return math.ceil(iso["replicas_per_job"] * iso["duration_tau_alpha"] * tau / dt)
+        return iso_replicas_per_job(cfg) * replica_steps(cfg, temperature)
     if rule == "long_nve":
         return math.ceil(cfg["validation"]["duration_tau_alpha"] * tau / dt)
     if rule == "inherent":
@@ -45,36 +139,200 @@ def md_steps(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0
     raise ValueError(f"{rule} is not an MD rule")
 
 
-def md_minutes(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0,
-               seconds_per_particle_step: float | None = None) -> float:
-    """Estimated wall time [min] of one MD job (without margin)."""
+def replica_steps(cfg: dict[str, Any], temperature: float) -> int:
+    """Time steps of one iso-configurational replica at T."""
+    return math.ceil(cfg["isoconfigurational"]["duration_tau_alpha"] * tau_alpha_guess(cfg, temperature)
+                     / cfg["md"]["dt"])
+
+
+def iso_replicas_per_job(cfg: dict[str, Any]) -> int:
+    iso = cfg["isoconfigurational"]
+    return min(iso["replicas_per_job"], iso["replicas"])
+
+
+def iso_workers(cfg: dict[str, Any], gpu: bool) -> int:
+    """Replica worker processes of one iso job: jobs_per_gpu × gpus_per_group on GPUs, else 1."""
+    if not gpu:
+        return 1
+    cl = cfg["cluster"]
+    return max(1, min(cl["jobs_per_gpu"] * cl["gpus_per_group"], iso_replicas_per_job(cfg)))
+
+
+def md_gpus(cfg: dict[str, Any], rule: str, gpu: bool) -> int:
+    """GPUs one job of ``rule`` asks for."""
+    if not gpu:
+        return 0
+    return cfg["cluster"]["gpus_per_group"] if rule == "isoconfigurational" else 1
+
+
+def ka_neighbour_factor(cfg: dict[str, Any]) -> float:
+    """Cost per particle-step of the KA mixture relative to the benchmark's LJ liquid."""
+    b = HOOMD_LJ_BENCHMARK
+    rho = cfg["system"].get("density", KA_DENSITY_DEFAULT)
+    return (b["density"] * (b["r_cut"] + b["r_buff"]) ** 3) / (rho * (KA_RCUT + cfg["md"]["skin"]) ** 3)
+
+
+def gpu_process_rate(cfg: dict[str, Any], sharing: int) -> float:
+    """Particle-steps/s of one MD process on a GPU shared by ``sharing`` such processes."""
     n = cfg["system"]["n_particles"]
-    rate = 1.0 / seconds_per_particle_step if seconds_per_particle_step else cfg["cluster"]["md_throughput"]
-    return n * md_steps(cfg, rule, temperature, sample) / rate / 60.0
+    r = cfg["cluster"]["gpu_throughput"] * ka_neighbour_factor(cfg)
+    t0 = cfg["cluster"]["gpu_step_latency_s"]
+    step_s = max(t0 + n / r, sharing * n / r)
+    return n / step_s
+
+
+def md_process_rate(cfg: dict[str, Any], gpu: bool, sharing: int = 1) -> float:
+    """Particle-steps/s of one MD process (GPU model, or ``cluster.md_throughput`` on a CPU)."""
+    return gpu_process_rate(cfg, sharing) if gpu else cfg["cluster"]["md_throughput"]
+
+
+def md_seconds(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0, gpu: bool = False,
+               seconds_per_particle_step: float | None = None) -> float:
+    """Estimated wall time [s] of one MD job (without margin).
+
+    ``seconds_per_particle_step``: measured for this rule (benchmark files of an earlier run).
+    """
+    n = cfg["system"]["n_particles"]
+    if seconds_per_particle_step:
+        return n * md_steps(cfg, rule, temperature, sample) * seconds_per_particle_step
+    if rule == "isoconfigurational":
+        workers = iso_workers(cfg, gpu)
+        per_gpu = math.ceil(workers / max(md_gpus(cfg, rule, gpu), 1))
+        rounds = math.ceil(iso_replicas_per_job(cfg) / workers)
+        return rounds * n * replica_steps(cfg, temperature) / md_process_rate(cfg, gpu, per_gpu)
+    return n * md_steps(cfg, rule, temperature, sample) / md_process_rate(cfg, gpu, 1)
+
+
+def md_minutes(cfg: dict[str, Any], rule: str, temperature: float, sample: int = 0,
+               seconds_per_particle_step: float | None = None, gpu: bool = False) -> float:
+    """Estimated wall time [min] of one MD job (without margin)."""
+    return md_seconds(cfg, rule, temperature, sample, gpu, seconds_per_particle_step) / 60.0
+
+
+def md_mem_mb(cfg: dict[str, Any], rule: str, gpu: bool) -> int:
+    """Memory [MB] of one MD job: the processes it runs at once (a CUDA context costs ~0.5 GB)."""
+    n = cfg["system"]["n_particles"]
+    per_process = (1500 if gpu else 1000) + n // 10
+    processes = iso_workers(cfg, gpu) if rule == "isoconfigurational" else 1
+    driver = 500 if processes > 1 else 0
+    return whole_gb(per_process * processes + driver + iso_array_mb(cfg) * (rule == "isoconfigurational"))
+
+
+def whole_gb(mb: float) -> int:
+    """A memory request [MB] rounded up to whole GB (1000 MB), as schedulers are asked."""
+    return int(math.ceil(mb / 1000.0)) * 1000
+
+
+def time_points(cfg: dict[str, Any], temperature: float) -> int:
+    """Upper bound of the log-spaced time grid of a replica (iso.log_time_steps)."""
+    n_max = max(replica_steps(cfg, temperature), 10)
+    return math.ceil(cfg["isoconfigurational"]["points_per_decade"] * math.log10(n_max)) + 1
+
+
+def iso_array_mb(cfg: dict[str, Any]) -> int:
+    """Replica sums of one configuration (|Δr|, |Δr|², |Δr|⁴ per time and particle) [MB]."""
+    t_low = min(float(t) for t in cfg["temperatures"])
+    return math.ceil(3 * 8 * time_points(cfg, t_low) * cfg["system"]["n_particles"] / 1e6)
+
+
+def dynamics_mem_mb(cfg: dict[str, Any], n_configurations: int) -> int:
+    """The dynamics job holds the merged replica sums of every configuration of a temperature."""
+    return whole_gb(1500 + 2 * n_configurations * iso_array_mb(cfg))
+
+
+# ---------------------------------------------------------------------------- learning work
+def _per_graph(cfg: dict[str, Any], key: str) -> float:
+    return cfg["cluster"][key] * cfg["system"]["n_particles"] / 1000.0
+
+
+def train_seconds(cfg: dict[str, Any], n_train: int, n_val: int = 0, family: str | None = None,
+                  seconds_per_graph: float | None = None, training: dict[str, Any] | None = None) -> float:
+    """Estimated wall time [s] of one training job: models × epochs × (train + validation passes).
+
+    ``training``: the job's resolved training settings (:func:`equiglass.settings.train`; built
+    here from ``family`` when omitted): ``epochs``, and the models one job trains, one per
+    timescale (``per_timescale``, Bapst et al.'s recipe) or ``ensemble`` members.
+    """
+    if family is not None and not gradient_family(family):
+        return 60.0 + (n_train + n_val) * 1.0  # closed form: reading the graphs dominates
+    per = (seconds_per_graph * cfg["system"]["n_particles"] / 1000.0 if seconds_per_graph
+           else _per_graph(cfg, "train_seconds_per_graph"))
+    if training is None and family is not None:
+        from .settings import train as train_settings
+
+        training = train_settings(cfg, family, "", [])["training"]
+    training = training or cfg["training"]
+    infer = _per_graph(cfg, "infer_seconds_per_graph")
+    return models_per_job(cfg, training) * training["epochs"] * (n_train * per + n_val * infer)
+
+
+def models_per_job(cfg: dict[str, Any], training: dict[str, Any]) -> int:
+    """Models one training job fits: one per timescale (``per_timescale``), else ``ensemble``."""
+    if training.get("per_timescale"):
+        return len(training.get("timescales") or ()) or len(cfg["propensity"]["values"])
+    return int(training.get("ensemble", 1))
 
 
 def train_minutes(cfg: dict[str, Any], n_train_graphs: int, seconds_per_graph: float | None = None) -> float:
     """Estimated wall time [min] of one training job (without margin), linear in N."""
-    per = seconds_per_graph or cfg["cluster"]["train_seconds_per_graph"]
+    return train_seconds(cfg, n_train_graphs, 0, None, seconds_per_graph) / 60.0
+
+
+def infer_seconds(cfg: dict[str, Any], n_graphs: int, family: str | None = None) -> float:
+    """Predictions on ``n_graphs`` configurations (reading them included)."""
+    per = _per_graph(cfg, "infer_seconds_per_graph")
+    if family is not None and not gradient_family(family):
+        per = 0.0
+    return 30.0 + n_graphs * (per + 0.5)
+
+
+def transfer_seconds(cfg: dict[str, Any], n_test: int) -> float:
+    """Transfer experiment: per size n, features once, fine-tuning and from-scratch epochs on n
+    graphs, and four methods evaluated on the test configurations."""
+    tr = cfg["experiments"]["transfer"]
+    train = _per_graph(cfg, "train_seconds_per_graph")
+    infer = _per_graph(cfg, "infer_seconds_per_graph")
+    total = 0.0
+    for n in tr["n_configs"]:
+        total += n * infer + tr["readout_epochs"] * 0.01
+        total += n * train * (tr["fine_tune_epochs"] * tr["fine_tune"] + tr["scratch_epochs"] * tr["scratch"])
+        total += 4 * n_test * (infer + 0.5)
+    return total
+
+
+def interpret_seconds(cfg: dict[str, Any]) -> float:
+    n = cfg["experiments"]["interpret"]["n_configs"]
+    return 60.0 + 3 * infer_seconds(cfg, n)
+
+
+def learn_mem_mb(cfg: dict[str, Any], n_graphs: int, base: int = 4000) -> int:
+    """Memory [MB] of a learning job: the model's working set plus its graphs held in memory."""
     n = cfg["system"]["n_particles"]
-    return cfg["training"]["epochs"] * n_train_graphs * per * n / 1000.0 / 60.0
+    per_graph_mb = n * 60 * 8 * 6 / 1e6  # ~60 edges per particle (r_c = 2 σ), a few arrays each
+    return whole_gb(base + n_graphs * per_graph_mb)
 
 
-def request_minutes(estimate: float, cfg: dict[str, Any], attempt: int = 1, floor: float = 10.0) -> int:
-    """Runtime request [min]: estimate × margin × attempt, at least ``floor``."""
-    return int(math.ceil(max(floor, estimate * cfg["cluster"]["runtime_margin"]) * attempt))
+# ------------------------------------------------------------------------------- requests
+def request_minutes(estimate: float, cfg: dict[str, Any], attempt: int = 1, floor: float = MIN_REQUEST_MIN) -> int:
+    """Walltime request [min]: estimate × margin × attempt (at least ``floor``), at most
+    ``cluster.max_runtime`` (longer jobs run in segments)."""
+    want = max(floor, estimate * cfg["cluster"]["runtime_margin"]) * attempt
+    return int(math.ceil(min(want, cfg["cluster"]["max_runtime"])))
 
 
-def md_uses_gpu(cfg: dict[str, Any]) -> bool:
-    md = cfg["md"]
-    return bool(cfg["cluster"]["md_gpu"] and md["engine"] in ("hoomd", "openmm", "auto")
-                and md["device"] in ("gpu", "auto"))
+def segments(estimate: float, cfg: dict[str, Any]) -> int:
+    """Segments (submissions) a job of ``estimate`` minutes needs under ``cluster.max_runtime``."""
+    budget = cfg["cluster"]["max_runtime"]
+    return max(1, math.ceil(estimate * cfg["cluster"]["runtime_margin"] / budget))
 
 
-def train_uses_gpu(cfg: dict[str, Any]) -> bool:
-    return bool(cfg["cluster"]["train_gpu"] and cfg["training"]["device"] in ("gpu", "auto"))
+def retries(cfg: dict[str, Any], max_estimate: float) -> int:
+    """Snakemake retries of a rule whose longest job takes ``max_estimate`` minutes: one per
+    extra segment, plus ``cluster.retries`` for failures."""
+    return segments(max_estimate, cfg) - 1 + cfg["cluster"]["retries"]
 
 
+# ------------------------------------------------------------------------------ the plan
 def measured_rates(benchmark_dir: str | Path | None, cfg: dict[str, Any]) -> dict[str, float]:
     """Seconds per particle-step per MD rule from Snakemake benchmark files of a finished run.
 
@@ -97,46 +355,108 @@ def measured_rates(benchmark_dir: str | Path | None, cfg: dict[str, Any]) -> dic
 
 
 def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, int],
-         rates: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """Per-rule rows: jobs, hours per job (mean over temperatures), GPU-hours and CPU-hours in total.
+         rates: dict[str, float] | None = None, gpus: bool | None = None,
+         n_test_graphs: int = 0) -> list[dict[str, Any]]:
+    """Per-rule rows: jobs, minutes per job (mean over temperatures), GPUs per job, segments
+    (most of any job), GPU-hours and CPU-hours in total.
 
-    ``counts`` are job counts per rule (from the DAG), ``n_train_graphs`` training graphs per set.
+    ``counts`` are job counts per rule (from the DAG), ``n_train_graphs`` training graphs per set,
+    ``gpus``: whether GPUs can be asked for (default: :func:`gpus_requestable`).
     """
     rates = rates or {}
+    gpus = gpus_requestable(cfg) if gpus is None else gpus
     temps = [float(t) for t in cfg["temperatures"]]
     rows = []
-    md_gpu, tr_gpu = md_uses_gpu(cfg), train_uses_gpu(cfg)
+    md_gpu = md_uses_gpu(cfg, gpus)
+    families = list(cfg["training"]["models"])
     for rule, jobs in sorted(counts.items()):
+        # per kind of job in the rule: (share of its jobs, minutes per job, GPUs per job)
         if rule in MD_RULES:
-            if rule == "equilibrate":
-                per_t = []
-                for t in temps:
-                    mins = [md_minutes(cfg, rule, t, s, rates.get(rule)) for s in range(samples_at(cfg, t))]
-                    per_t.append(sum(mins) / len(mins))
-                minutes = sum(per_t) / len(per_t)
-            else:
-                minutes = sum(md_minutes(cfg, rule, t, 0, rates.get(rule)) for t in temps) / len(temps)
-            gpu = md_gpu
-        elif rule == "train":
+            per_t, longest = [], 0.0
+            for t in temps:
+                samples = range(samples_at(cfg, t)) if rule == "equilibrate" else [0]
+                mins = [md_minutes(cfg, rule, t, s, rates.get(rule), md_gpu) for s in samples]
+                per_t.append(sum(mins) / len(mins))
+                longest = max(longest, *mins)
+            kinds = [(1.0, sum(per_t) / len(per_t), md_gpus(cfg, rule, md_gpu))]
+        elif rule in ("train", "evaluate"):
             graphs = list(n_train_graphs.values()) or [0]
-            minutes = sum(train_minutes(cfg, g) for g in graphs) / len(graphs)
-            gpu = tr_gpu
+            kinds = []
+            for f in families:
+                if rule == "train":
+                    mins = sum(train_seconds(cfg, g, 0, f) for g in graphs) / len(graphs) / 60
+                else:
+                    mins = infer_seconds(cfg, n_test_graphs, f) / 60
+                kinds.append((1 / len(families), mins, int(train_uses_gpu(cfg, f, gpus))))
+            longest = max(k[1] for k in kinds)
+        elif rule == "transfer":
+            longest = transfer_seconds(cfg, n_test_graphs // max(len(temps), 1)) / 60
+            kinds = [(1.0, longest, int(train_uses_gpu(cfg, "se3gnn", gpus)))]
+        elif rule == "interpret":
+            longest = interpret_seconds(cfg) / 60
+            kinds = [(1.0, longest, int(train_uses_gpu(cfg, "se3gnn", gpus)))]
+        elif rule in ("ablation_train", "ablation_evaluate"):
+            kinds = ablation_kinds(cfg, rule, gpus)
+            longest = max(k[1] for k in kinds)
         else:
-            minutes, gpu = 0.5, False
-        hours = jobs * minutes / 60.0
-        rows.append({"rule": rule, "jobs": jobs, "minutes_per_job": minutes, "gpu": gpu,
-                     "gpu_hours": hours if gpu else 0.0, "cpu_hours": 0.0 if gpu else hours})
+            longest = 0.5
+            kinds = [(1.0, longest, 0)]
+        minutes = sum(share * mins for share, mins, _ in kinds)
+        gpu_h = sum(jobs * share * mins / 60 * g for share, mins, g in kinds)
+        cpu_h = sum(jobs * share * mins / 60 for share, mins, g in kinds if not g)
+        n_gpus = max(g for _, _, g in kinds)
+        rows.append({"rule": rule, "jobs": jobs, "minutes_per_job": minutes, "gpu": n_gpus > 0,
+                     "gpus_per_job": n_gpus, "segments": segments(longest, cfg),
+                     "gpu_hours": gpu_h, "cpu_hours": cpu_h})
+    return rows
+
+
+def ablation_kinds(cfg: dict[str, Any], rule: str, gpus: bool) -> list[tuple[float, float, int]]:
+    """(share, minutes, GPUs) of each ablation model's training or evaluation job: its variant's
+    resolved settings (epochs, family, models per job) and training configurations."""
+    from .ablations import variants
+    from .settings import ablation_train
+
+    ab, sp = cfg["ablations"], cfg["split"]
+    t = ab["train_set"][0] if ab["train_set"] else next(s[0] for s in cfg["training"]["sets"] if len(s) == 1)
+    n_all = samples_at(cfg, t) - sp["validation"] - sp["test"]
+    rows = []
+    models = variants(cfg)
+    for key, v in models.items():
+        if rule == "ablation_train":
+            n = min(v.n_train or ab["n_train"] or n_all, n_all)
+            training = ablation_train(cfg, key, [temperature_key(t)])["training"]
+            mins = train_seconds(cfg, n, sp["validation"], v.family, training=training) / 60
+        else:
+            mins = infer_seconds(cfg, sp["test"], v.family) / 60
+        rows.append((1 / len(models), mins, int(train_uses_gpu(cfg, v.family, gpus))))
     return rows
 
 
 def format_plan(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'rule':<20}{'jobs':>8}{'min/job':>10}{'GPU':>5}{'GPU-h':>10}{'CPU-h':>10}"]
+    lines = [f"{'rule':<20}{'jobs':>8}{'min/job':>10}{'GPUs':>6}{'segm.':>7}{'GPU-h':>10}{'CPU-h':>10}"]
     for r in rows:
-        lines.append(f"{r['rule']:<20}{r['jobs']:>8}{r['minutes_per_job']:>10.2f}{'yes' if r['gpu'] else 'no':>5}"
+        gpus = str(r["gpus_per_job"]) if r["gpu"] else "-"
+        lines.append(f"{r['rule']:<20}{r['jobs']:>8}{r['minutes_per_job']:>10.2f}{gpus:>6}{r['segments']:>7}"
                      f"{r['gpu_hours']:>10.1f}{r['cpu_hours']:>10.1f}")
-    lines.append(f"{'total':<20}{sum(r['jobs'] for r in rows):>8}{'':>15}"
+    lines.append(f"{'total':<20}{sum(r['jobs'] for r in rows):>8}{'':>23}"
                  f"{sum(r['gpu_hours'] for r in rows):>10.1f}{sum(r['cpu_hours'] for r in rows):>10.1f}")
     return "\n".join(lines)
 
 
-__all__ = ["MD_RULES", "format_plan", "md_steps", "md_uses_gpu", "plan", "request_minutes", "temperature_key"]
+def describe_rates(cfg: dict[str, Any], gpus: bool) -> str:
+    """How MD was costed, for the plan's header."""
+    if not md_uses_gpu(cfg, gpus):
+        return f"MD on CPUs at {cfg['cluster']['md_throughput']:.3g} particle-steps/s per job"
+    k = cfg["cluster"]["jobs_per_gpu"]
+    alone, shared = gpu_process_rate(cfg, 1), gpu_process_rate(cfg, k)
+    n = cfg["system"]["n_particles"]
+    return (f"MD on GPUs: {cfg['cluster']['gpu_throughput']:.3g} particle-steps/s per GPU "
+            f"({HOOMD_LJ_BENCHMARK['source']}), x {ka_neighbour_factor(cfg):.2f} for the KA pair density, "
+            f"step latency {cfg['cluster']['gpu_step_latency_s']:g} s: one N = {n} process alone "
+            f"{alone / n:.0f} steps/s, {k} per GPU {shared / n:.0f} steps/s each")
+
+
+__all__ = ["HOOMD_LJ_BENCHMARK", "MD_RULES", "describe_rates", "format_plan", "gpus_requestable", "md_seconds",
+           "md_steps", "md_uses_gpu", "plan", "request_minutes", "retries", "segments", "temperature_key",
+           "train_seconds", "train_uses_gpu"]

@@ -24,6 +24,7 @@ import torch
 from .artifact import Ensemble, PerTimescale, forward, make_artifact, save_artifact
 from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
+from .devices import check_budget
 from .files import atomic_path, write_csv, write_json
 from .metrics import pearson_columns
 from .models import registry
@@ -38,13 +39,18 @@ class TrainingDiverged(RuntimeError):
 
 
 def pick_device(device: str) -> torch.device:
+    """``cpu``, ``gpu`` or ``auto``; a GPU is named explicitly (``cuda:i``, this process's slot
+    among the visible devices: :func:`equiglass.devices.gpu_index`)."""
     if device == "cpu":
         return torch.device("cpu")
     if device in ("gpu", "cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError("device 'gpu' requested but torch sees no CUDA device; use device: auto")
-        return torch.device("cuda")
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif not torch.cuda.is_available():
+        return torch.device("cpu")
+    from .devices import gpu_index
+
+    return torch.device(f"cuda:{gpu_index() % torch.cuda.device_count()}")
 
 
 def _rotation_augment(vec: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -301,6 +307,7 @@ def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc
             tb.flush()
         if stop_reason is not None:
             break
+        check_budget(max(state["epoch_times_s"][-5:]), label, "epoch")  # SegmentDone: resubmit resumes
     stop_reason = stop_reason or "max epochs"
     state["stop_reason"] = stop_reason
     rep.close(f"best epoch {state['best_epoch']} ({settings.select_by} {abs(state['best_val']):.4f}; {stop_reason})")

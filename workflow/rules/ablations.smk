@@ -18,17 +18,7 @@ if ABL["enabled"]:
         resources:
             **light_resources(mem_mb=4000),
         params:
-            settings=lambda w: S.dumps(
-                S.graphs(
-                    A.configured(
-                        config,
-                        A.Variant(
-                            "x", "se3gnn", {"inputs": A.INPUT_VARIANTS[w.inputs]}
-                        ),
-                    ),
-                    w.T,
-                )
-            ),
+            settings=lambda w: ablation_graph_settings(w.inputs, w.T),
         shell:
             "python -m equiglass graphs --settings {params.settings:q} --input {input} --output {output} 2> {log}"
 
@@ -47,11 +37,17 @@ if ABL["enabled"]:
             "results/benchmarks/ablation_train/{key}.tsv"
         wildcard_constraints:
             key="|".join(re.escape(k) for k in ABL_VARIANTS),
+        retries: ablation_train_retries()
         conda:
             ENVS["learn"]
         threads: config["training"]["threads"]
         resources:
-            **train_resources(lambda w: len(ablation_train_ids(w.key))),
+            **learn_resources(
+                lambda wc: ablation_train_estimate(wc.key),
+                lambda wc: ABL_VARIANTS[wc.key].family,
+                lambda wc: len(ablation_train_ids(wc.key))
+                + n_split(ABL_T, "validation"),
+            ),
         params:
             settings=lambda w: S.dumps(S.ablation_train(config, w.key, [ABL_T])),
             train=lambda w: ablation_pairs(w.key, ablation_train_ids(w.key)),
@@ -75,14 +71,23 @@ if ABL["enabled"]:
             key="|".join(re.escape(k) for k in ABL_VARIANTS),
         conda:
             ENVS["learn"]
+        threads: config["training"]["threads"]
         resources:
-            **light_resources(mem_mb=8000, runtime=60),
+            **learn_resources(
+                lambda wc: P.infer_seconds(
+                    config, n_split(ABL_T, "test"), ABL_VARIANTS[wc.key].family
+                )
+                / 60.0,
+                lambda wc: ABL_VARIANTS[wc.key].family,
+                lambda wc: n_split(ABL_T, "test"),
+            ),
+            torch_device=lambda wc: learn_device(ABL_VARIANTS[wc.key].family),
         params:
             settings=lambda w: S.dumps(S.evaluate(config, f"ablation-{w.key}")),
             test=lambda w: ablation_pairs(w.key, ids(ABL_T, "test")),
         shell:
             "python -m equiglass evaluate --settings {params.settings:q} --model {input.model} "
-            "--test {params.test} --output {output.json} 2> {log}"
+            "--test {params.test} --output {output.json} --device {resources.torch_device} 2> {log}"
 
     rule ablation_study:
         input:

@@ -2,14 +2,18 @@
 # settings come from equiglass.settings, the model families from equiglass.models.registry.
 # Everything imported here is pure Python (no NumPy, torch, LAMMPS or freud), so the workflow
 # plans on a login node that has only Snakemake, PyYAML and jsonschema.
+import functools
 import json
 import os
 import re
 import shlex
+import sys
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
+# the package of this checkout (as the jobs see it through PYTHONPATH), installed or not
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 import equiglass.settings as S
 from equiglass.config import (
     ConfigError,
@@ -19,13 +23,7 @@ from equiglass.config import (
     temperature_key,
 )
 from equiglass.models import registry
-from equiglass.plan import (
-    md_minutes,
-    md_uses_gpu,
-    request_minutes,
-    train_minutes,
-    train_uses_gpu,
-)
+import equiglass.plan as P
 from equiglass.split import split_samples
 
 try:
@@ -181,71 +179,155 @@ if not os.environ.get(
     _check_python_on_path()
 
 # ---------------------------------------------------------------- cluster resources
+# Every request comes from the cost model in equiglass.plan (`equiglass plan` prints it):
+# walltime = estimate x cluster.runtime_margin x attempt, capped at cluster.max_runtime (longer
+# jobs run in segments: they stop at a checkpoint before their walltime, exit 75, and the rule's
+# retries resubmit them); threads == cpus_per_task; memory is what the processes running at
+# once need. Account and CPU partition come from the profile (default-resources); a rule sets a
+# partition only when it needs a GPU (cluster.gpu_partition or $EQUIGLASS_GPU_PARTITION).
 CL = config["cluster"]
-ACCOUNT = CL["account"] or os.environ.get("SLURM_ACCOUNT", "")
-CPU_PARTITION = CL["cpu_partition"] or os.environ.get("EQUIGLASS_CPU_PARTITION", "")
 GPU_PARTITION = CL["gpu_partition"] or os.environ.get("EQUIGLASS_GPU_PARTITION", "")
-MD_GPU = md_uses_gpu(config)
-TRAIN_GPU = train_uses_gpu(config)
+# device auto asks for GPUs only where there are some; the decision is exported
+# ($EQUIGLASS_GPUS) so that the jobs (sbatch --export=ALL) size themselves the same way
+GPUS = P.gpus_requestable(config, export=True)
+MD_GPU = P.md_uses_gpu(config, GPUS)
+TRAIN_GPU = P.train_uses_gpu(config, None, GPUS)
+# rule-level retries (one per extra segment) only in the submitting process: a job's own
+# Snakemake must not retry in place
+SUBMITTING = not workflow.remote_exec
 
 
-def md_resources(rule):
-    """Per-job requests of an MD rule: runtime from the steps it runs (scaled by attempt), a GPU if used."""
+def gpu_request(n):
+    """Resources of a job that uses ``n`` GPUs (none for n = 0)."""
+    if not n:
+        return {}
+    return {"gpu": n, **({"slurm_partition": GPU_PARTITION} if GPU_PARTITION else {})}
 
-    def runtime(wc, attempt):
-        return request_minutes(
-            md_minutes(config, rule, float(wc.T), int(wc.s)), config, attempt
-        )
 
+def md_threads(step):
+    """CPUs of one MD job: md.threads per process (iso: one process per replica worker)."""
+    return config["md"]["threads"] * (
+        P.iso_workers(config, MD_GPU) if step == "isoconfigurational" else 1
+    )
+
+
+def md_estimate(step, T, s):
+    return P.md_minutes(config, step, float(T), int(s), gpu=MD_GPU)
+
+
+def md_resources(step):
+    """An MD job: walltime from its steps and the GPU model, its processes' memory, its GPUs."""
     res = {
-        "runtime": runtime,
-        "mem_mb": lambda wc, attempt: 2000 * attempt,
-        "cpus_per_task": config["md"]["threads"],
-        "slurm_account": ACCOUNT,
-        "slurm_partition": GPU_PARTITION if MD_GPU else CPU_PARTITION,
+        "runtime": lambda wc, attempt: P.request_minutes(
+            md_estimate(step, wc.T, wc.s), config, attempt
+        ),
+        "mem_mb": P.md_mem_mb(config, step, MD_GPU),
+        "cpus_per_task": md_threads(step),
+        **gpu_request(P.md_gpus(config, step, MD_GPU)),
     }
-    if MD_GPU:
-        res["gpu"] = 1
+    if step == "isoconfigurational":
+        # replica workers: a constant, as the CPUs asked (a function of threads would see the
+        # submitting Snakemake's capped threads, not the allocation's)
+        res["workers"] = P.iso_workers(config, MD_GPU)
     return res
 
 
-def train_resources(n_graphs=None):
-    """Requests of a training job; ``n_graphs(wildcards)``: its training configurations (default: its set's)."""
+def md_retries(step):
+    """Retries of an MD step: one per extra segment of its longest job (None: the profile's)."""
+    temps = TEMPS if SOURCE == "simulate" else []
+    longest = max(
+        (
+            md_estimate(step, T, s)
+            for T in temps
+            for s in (0, config["equilibration"]["chains"])
+        ),
+        default=0.0,
+    )
+    return segment_retries(longest)
 
-    def runtime(wc, attempt):
-        n = (
-            n_graphs(wc)
-            if n_graphs
-            else sum(len(SPLITS[T]["train"]) for T in SETS[wc.trainset])
-        )
-        return request_minutes(train_minutes(config, n), config, attempt)
 
+def n_split(T, part):
+    return len(SPLITS[T][part])
+
+
+N_TEST = sum(n_split(T, "test") for T in TEMPS)  # graphs one evaluate job predicts
+
+
+def train_estimate(model, trainset):
+    """Minutes of one train job (its resolved settings: epochs, per-timescale models, ensemble)."""
+    temps = SETS[trainset]
+    n_train = sum(n_split(T, "train") for T in temps)
+    n_val = sum(n_split(T, "validation") for T in temps)
+    training = S.train(config, model, trainset, temps)["training"]
+    return P.train_seconds(config, n_train, n_val, model, training=training) / 60.0
+
+
+def segment_retries(longest):
+    """Retries for jobs of at most ``longest`` minutes when they need segments (one per
+    extra segment, plus cluster.retries for failures); otherwise None (the profile's).
+    """
+    if SUBMITTING and P.segments(longest, config) > 1:
+        return P.retries(config, longest)
+    return None
+
+
+def train_retries():
+    return segment_retries(
+        max((train_estimate(m, ts) for m, ts in TRAIN_JOBS), default=0.0)
+    )
+
+
+def transfer_estimate():
+    return P.transfer_seconds(config, n_split(TRANSFER_TARGET, "test")) / 60.0
+
+
+def learn_gpu(family):
+    return int(P.train_uses_gpu(config, family, GPUS))
+
+
+def learn_resources(estimate, family, n_graphs):
+    """A learning job (train, evaluate, transfer, interpret): walltime from ``estimate(wc)``
+    [min], growing on retries; memory for the graphs it holds; a GPU (and the GPU partition)
+    for torch families (``family(wc)``)."""
     res = {
-        "runtime": runtime,
-        "mem_mb": lambda wc, attempt: 8000 * attempt,
+        "runtime": lambda wc, attempt: P.request_minutes(estimate(wc), config, attempt),
+        "mem_mb": lambda wc, attempt: int(
+            P.learn_mem_mb(config, n_graphs(wc)) * min(attempt, 2)
+        ),
         "cpus_per_task": config["training"]["threads"],
-        "slurm_account": ACCOUNT,
-        "slurm_partition": GPU_PARTITION if TRAIN_GPU else CPU_PARTITION,
+        "gpu": lambda wc: learn_gpu(family(wc)),
     }
-    if TRAIN_GPU:
-        res["gpu"] = 1
+    if GPU_PARTITION:  # CPU jobs (ridge): no rule-level partition, as in the profile
+        res["slurm_partition"] = lambda wc: (
+            GPU_PARTITION
+            if learn_gpu(family(wc))
+            else os.environ.get("EQUIGLASS_CPU_PARTITION", "")
+        )
     return res
+
+
+def learn_device(family):
+    """``--device`` of a learning step: auto (its GPU) when it asked for one, else cpu."""
+    return "auto" if learn_gpu(family) else "cpu"
 
 
 def light_resources(mem_mb=2000, runtime=30):
-    return {
-        "runtime": runtime,
-        "mem_mb": mem_mb,
-        "slurm_account": ACCOUNT,
-        "slurm_partition": CPU_PARTITION,
-    }
+    """A short CPU job (minutes at most): the profile's account and partition; constants, as
+    thousands of such jobs are planned (a callable costs Snakemake a signature per job).
+    """
+    return {"runtime": runtime, "mem_mb": mem_mb}
 
 
 def predict_resources():
-    res = light_resources(mem_mb=8000, runtime=60)
-    if PREDICT["device"] == "gpu":
-        res.update(gpu=1, slurm_partition=GPU_PARTITION)
-    return res
+    gpu = PREDICT["device"] != "cpu" and learn_gpu(PREDICT["model"])
+    return {
+        "runtime": lambda wc, attempt: P.request_minutes(
+            P.infer_seconds(config, 1, PREDICT["model"]) / 60.0, config, attempt
+        ),
+        "mem_mb": lambda wc, attempt: P.learn_mem_mb(config, 1) * min(attempt, 2),
+        "cpus_per_task": config["training"]["threads"],
+        **gpu_request(int(gpu)),
+    }
 
 
 localrules:
@@ -396,6 +478,32 @@ if ABL["enabled"]:
 def ablation_train_ids(key):
     n = ABL_VARIANTS[key].n_train or ABL["n_train"]
     return ids(ABL_T, "train")[:n] if n else ids(ABL_T, "train")
+
+
+def ablation_train_estimate(key):
+    """Minutes of one ablation training job (its variant's resolved settings)."""
+    n_val = n_split(ABL_T, "validation")
+    training = S.ablation_train(config, key, [ABL_T])["training"]
+    family = ABL_VARIANTS[key].family
+    return (
+        P.train_seconds(
+            config, len(ablation_train_ids(key)), n_val, family, training=training
+        )
+        / 60.0
+    )
+
+
+def ablation_train_retries():
+    return segment_retries(
+        max((ablation_train_estimate(k) for k in ABL_VARIANTS), default=0.0)
+    )
+
+
+@functools.cache
+def ablation_graph_settings(inputs, T):
+    """Settings of the graphs of input variant ``inputs`` at T (one string per variant and T)."""
+    variant = A.Variant("x", "se3gnn", {"inputs": A.INPUT_VARIANTS[inputs]})
+    return S.dumps(S.graphs(A.configured(config, variant), T))
 
 
 def ablation_graph(key, T, s):

@@ -50,11 +50,17 @@ if EXP["enabled"]:
             ),
         log:
             "logs/experiments/transfer.log",
+        retries: segment_retries(transfer_estimate())
         conda:
             ENVS["learn"]
         threads: config["training"]["threads"]
         resources:
-            **light_resources(mem_mb=8000, runtime=120),
+            **learn_resources(
+                lambda wc: transfer_estimate(),
+                lambda wc: "se3gnn",
+                lambda wc: len(transfer_pool()) + n_split(TRANSFER_TARGET, "test"),
+            ),
+            torch_device=learn_device("se3gnn"),
         params:
             settings=lambda w: S.dumps(S.transfer(config, TRANSFER_TARGET)),
             pool=lambda w: pair_args(TRANSFER_TARGET, transfer_pool()),
@@ -63,7 +69,7 @@ if EXP["enabled"]:
         shell:
             "OMP_NUM_THREADS={threads} python -m equiglass experiment transfer --settings {params.settings:q} "
             "--model {input.model} --pool {params.pool} --test {params.test} --output {output.json} "
-            "--figures {output.png} --caption {params.caption:q} 2> {log}"
+            "--figures {output.png} --caption {params.caption:q} --device {resources.torch_device} 2> {log}"
 
     rule interpret:
         input:
@@ -94,7 +100,12 @@ if EXP["enabled"]:
             ENVS["learn"]
         threads: config["training"]["threads"]
         resources:
-            **light_resources(mem_mb=8000, runtime=60),
+            **learn_resources(
+                lambda wc: P.interpret_seconds(config) / 60.0,
+                lambda wc: "se3gnn",
+                lambda wc: len(interpret_ids()),
+            ),
+            torch_device=learn_device("se3gnn"),
         params:
             settings=lambda w: S.dumps(S.interpret(config)),
             pairs=lambda w: pair_args(INTERPRET_T, interpret_ids()),
@@ -102,7 +113,8 @@ if EXP["enabled"]:
         shell:
             "python -m equiglass experiment interpret --settings {params.settings:q} --model {input.model} "
             "--pairs {params.pairs} --configurations {input.configurations} --output {output.json} "
-            "--figures {output.corr} {output.map} --caption {params.caption:q} 2> {log}"
+            "--figures {output.corr} {output.map} --caption {params.caption:q} --device {resources.torch_device} "
+            "2> {log}"
 
     rule summary:
         input:

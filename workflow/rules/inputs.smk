@@ -12,9 +12,10 @@ rule inherent:
         "logs/inherent/T{T}_s{s}.log",
     benchmark:
         "results/benchmarks/inherent/T{T}_s{s}.tsv"
+    retries: md_retries("inherent")
     conda:
         ENVS["md"]
-    threads: config["md"]["threads"]
+    threads: md_threads("inherent")
     resources:
         **md_resources("inherent"),
     params:
@@ -33,9 +34,10 @@ rule cage:
         "logs/cage/T{T}_s{s}.log",
     benchmark:
         "results/benchmarks/cage/T{T}_s{s}.tsv"
+    retries: md_retries("cage")
     conda:
         ENVS["md"]
-    threads: config["md"]["threads"]
+    threads: md_threads("cage")
     resources:
         **md_resources("cage"),
     params:

@@ -11,7 +11,7 @@ rule graphs:
     conda:
         ENVS["learn"]
     resources:
-        **light_resources(mem_mb=4000),
+        **light_resources(mem_mb=3000),
     params:
         settings=lambda w: S.dumps(S.graphs(config, w.T)),
     shell:
@@ -56,11 +56,19 @@ rule train:
         "logs/train/{model}_{trainset}.log",
     benchmark:
         "results/benchmarks/train/{model}_{trainset}.tsv"
+    retries: train_retries()
     conda:
         ENVS["learn"]
     threads: config["training"]["threads"]
     resources:
-        **train_resources(),
+        **learn_resources(
+            lambda wc: train_estimate(wc.model, wc.trainset),
+            lambda wc: wc.model,
+            lambda wc: sum(
+                n_split(T, "train") + n_split(T, "validation")
+                for T in SETS[wc.trainset]
+            ),
+        ),
     params:
         settings=lambda w: S.dumps(
             S.train(config, w.model, w.trainset, SETS[w.trainset])
@@ -88,14 +96,20 @@ rule evaluate:
         "logs/evaluate/{model}_{trainset}.log",
     conda:
         ENVS["learn"]
+    threads: config["training"]["threads"]
     resources:
-        **light_resources(mem_mb=8000, runtime=60),
+        **learn_resources(
+            lambda wc: P.infer_seconds(config, N_TEST, wc.model) / 60.0,
+            lambda wc: wc.model,
+            lambda wc: max(n_split(T, "test") for T in TEMPS),
+        ),
+        torch_device=lambda wc: learn_device(wc.model),
     params:
         settings=lambda w: S.dumps(S.evaluate(config, w.trainset)),
         test=[p for T in TEMPS for p in pair_args(T, ids(T, "test"))],
     shell:
         "python -m equiglass evaluate --settings {params.settings:q} --model {input.model} --test {params.test} "
-        "--output {output.json} 2> {log}"
+        "--output {output.json} --device {resources.torch_device} 2> {log}"
 
 
 rule table:

@@ -13,9 +13,10 @@ rule equilibrate:
         "logs/equilibrate/T{T}_s{s}.log",
     benchmark:
         "results/benchmarks/equilibrate/T{T}_s{s}.tsv"
+    retries: md_retries("equilibrate")
     conda:
         ENVS["md"]
-    threads: config["md"]["threads"]
+    threads: md_threads("equilibrate")
     resources:
         **md_resources("equilibrate"),
     params:
@@ -37,9 +38,10 @@ rule isoconfigurational:
         "logs/isoconfigurational/T{T}_s{s}_b{b}.log",
     benchmark:
         "results/benchmarks/isoconfigurational/T{T}_s{s}_b{b}.tsv"
+    retries: md_retries("isoconfigurational")
     conda:
         ENVS["md"]
-    threads: config["md"]["threads"]
+    threads: md_threads("isoconfigurational")
     resources:
         **md_resources("isoconfigurational"),
     params:
@@ -51,7 +53,7 @@ rule isoconfigurational:
         ),
     shell:
         "python -m equiglass isoconfigurational --settings {params.settings:q} --input {input.gsd} "
-        "--output {output} {params.trajectory} 2> {log}"
+        "--output {output} {params.trajectory} --workers {resources.workers} 2> {log}"
 
 
 rule dynamics:
@@ -65,7 +67,9 @@ rule dynamics:
     conda:
         ENVS["analysis"]
     resources:
-        **light_resources(),
+        **light_resources(
+            mem_mb=lambda wc: P.dynamics_mem_mb(config, samples_at(config, wc.T))
+        ),
     params:
         settings=lambda w: S.dumps(S.dynamics(config, w.T)),
     shell:
@@ -112,9 +116,10 @@ rule long_nve:
         "logs/long_nve/T{T}_s{s}.log",
     benchmark:
         "results/benchmarks/long_nve/T{T}_s{s}.tsv"
+    retries: md_retries("long_nve")
     conda:
         ENVS["md"]
-    threads: config["md"]["threads"]
+    threads: md_threads("long_nve")
     resources:
         **md_resources("long_nve"),
     params:

@@ -16,16 +16,26 @@ from .base import Engine, Thermo
 
 
 def _device(name: str):
+    """HOOMD device; a GPU is chosen explicitly (``gpu_ids``) from this process's slot in the
+    allocation (:func:`equiglass.devices.gpu_index`), so processes sharing GPUs spread over them."""
     import hoomd
+
+    from ..devices import gpu_index, log_gpu
 
     if name == "cpu":
         return hoomd.device.CPU()
     if name == "gpu":
-        return hoomd.device.GPU()
+        index = gpu_index()
+        device = hoomd.device.GPU(gpu_ids=[index])
+        log_gpu("hoomd", index)
+        return device
     try:  # auto
-        return hoomd.device.GPU()
+        index = gpu_index()
+        device = hoomd.device.GPU(gpu_ids=[index])
     except Exception:
         return hoomd.device.CPU()
+    log_gpu("hoomd", index)
+    return device
 
 
 class HoomdEngine(Engine):

@@ -179,7 +179,10 @@ class OpenMMEngine(Engine):
             if name == "CPU":
                 props["Threads"] = str(max(self.threads, 1))
             elif name in ("CUDA", "OpenCL", "HIP"):
+                from ..devices import gpu_index
+
                 props["Precision"] = "mixed"
+                props["DeviceIndex"] = str(gpu_index())  # this process's GPU among the visible ones
             integrator = self._make_integrator(spec)
             try:
                 context = mm.Context(self.system, integrator, platform, props)

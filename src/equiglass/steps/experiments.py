@@ -39,7 +39,7 @@ def step_generalization(evaluation_jsons: list[str], output_json: str | Path, fi
 # ---------------------------------------------------------------------------- transfer
 def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs: list[tuple[str, str]],
                   test_pairs: list[tuple[str, str]], output_json: str | Path, figure: str | Path,
-                  caption: str = "") -> dict[str, Any]:
+                  caption: str = "", device: str = "cpu") -> dict[str, Any]:
     """Sample-efficiency curves of transfer learning (see :func:`equiglass.experiments.transfer`)."""
     import torch
 
@@ -53,7 +53,7 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
     res = ex.transfer(art, pool, test, list(tr["n_configs"]), epochs=tr["readout_epochs"],
                       fine_tune_epochs=tr["fine_tune_epochs"], scratch_epochs=tr["scratch_epochs"], lr=tr["lr"],
                       seed=int(settings["seed"]), fine_tune=tr["fine_tune"], scratch=tr["scratch"],
-                      checkpoint=Path(output_json).with_suffix(".checkpoint.json"))
+                      checkpoint=Path(output_json).with_suffix(".checkpoint.json"), device=_device(device))
     labels = test[0].timescale_labels
     k = tau_alpha_index(labels)
     res.update(source_temperatures=art["info"].get("temperatures"), target_temperature=settings["target"],
@@ -75,7 +75,7 @@ def step_transfer(settings: dict[str, Any], source_model: str | Path, pool_pairs
 # ------------------------------------------------------------------------ interpretability
 def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list[tuple[str, str]],
                    configurations: list[str], output_json: str | Path, fig_corr: str | Path,
-                   fig_map: str | Path, caption: str = "") -> dict[str, Any]:
+                   fig_map: str | Path, caption: str = "", device: str = "cpu") -> dict[str, Any]:
     """Learned invariants vs Steinhardt q_l, q̄_l, local density and local energy; probes; a map."""
     import torch
 
@@ -96,7 +96,7 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
     targets["local density"] = [ex.local_density(s) for s in samples]
     md = md_settings(settings)
     targets["local energy"] = [local_energies(read_gsd(c), md) for c in configurations]
-    res = ex.interpret(art, samples, targets)
+    res = ex.interpret(art, samples, targets, device=_device(device))
     res["provenance"] = provenance("interpret", settings, time.perf_counter() - t0, model=str(model_path))
     # the map: the layer-1 invariant that best matches the local density next to the propensity
     s0 = samples[0]
@@ -115,6 +115,13 @@ def step_interpret(settings: dict[str, Any], model_path: str | Path, pairs: list
     write_json(output_json, res)
     fig_interpretability(output_json, fig_corr, fig_map, caption)
     return res
+
+
+def _device(device: str) -> str:
+    """cpu, gpu or auto → ``cpu`` or this job's ``cuda:i``."""
+    from ..training import pick_device
+
+    return str(pick_device(device))
 
 
 def load_predictor_model(artifact: dict[str, Any]):

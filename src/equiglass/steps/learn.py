@@ -88,7 +88,7 @@ def _model_columns(model_labels: list[str] | None, data_labels: list[str], tkey:
 
 
 def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
-                  output: str | Path) -> dict[str, Any]:
+                  output: str | Path, device: str = "cpu") -> dict[str, Any]:
     """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale.
 
     ``test_pairs`` maps temperature key → (graph, propensity) pairs. Writes ``output`` (.json)
@@ -96,9 +96,10 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
     """
     from ..artifact import Predictor
     from ..metrics import evaluate_predictions
+    from ..training import pick_device
 
     t0 = time.perf_counter()
-    pred = Predictor.load(model_path)
+    pred = Predictor.load(model_path, str(pick_device(device)))  # device: cpu, gpu or auto (this job's GPU)
     art = pred.artifact
     results: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}

@@ -86,7 +86,7 @@ def step_equilibrate(settings: dict[str, Any], output: str | Path, thermo_csv: s
 
 # ----------------------------------------------------------------------- isoconfigurational
 def step_isoconfigurational(settings: dict[str, Any], config_gsd: str | Path, output: str | Path,
-                            trajectory: str | Path | None = None) -> dict[str, Any]:
+                            trajectory: str | Path | None = None, workers: int = 1) -> dict[str, Any]:
     """Run a batch of iso-configurational replicas from an equilibrated configuration.
 
     ``settings['replicas']`` lists the replica indices of this batch. Writes replica sums of
@@ -102,7 +102,7 @@ def step_isoconfigurational(settings: dict[str, Any], config_gsd: str | Path, ou
     ckpt = Path(output).with_name(Path(output).stem + ".checkpoint.npz")
     label = f"iso T={temperature_key(temp)} sample {settings['sample']} batch {settings.get('batch', 0)}"
     sums = isoconfigurational(state, temp, t_max, list(settings["replicas"]), md, int(settings["seed"]),
-                              iso["points_per_decade"], label, checkpoint=ckpt, trajectory=traj)
+                              iso["points_per_decade"], label, checkpoint=ckpt, trajectory=traj, workers=workers)
     meta = {
         "temperature": temp, "t_max": t_max, "n_replicas": sums.n_replicas, "q": 7.25,
         "units": {"time": "tau", "displacement": "sigma_AA"},
