@@ -59,6 +59,8 @@ def generalization(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
             own = res["timescale_labels"]
 
             def aligned(values: list[Any], own: list[str] = own) -> list[Any]:
+                if len(own) == len(labels):  # same grid (labels may differ by T: GlassBench's times)
+                    return list(values)
                 return [values[own.index(lab)] if lab in own else None for lab in labels]
 
             for species, m in res["metrics"].items():
