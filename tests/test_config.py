@@ -29,6 +29,34 @@ def test_levers_overlay_is_valid():
     assert {"inherent", "tau_alpha_only", "coarse_grain_2"} <= set(cfg["ablations"]["levers"])
 
 
+def _leaves(tree: dict, path: tuple = ()) -> list[tuple[tuple, object]]:
+    out = []
+    for k, v in tree.items():
+        out += _leaves(v, (*path, k)) if isinstance(v, dict) else [((*path, k), v)]
+    return out
+
+
+def test_every_lever_reaches_the_training_it_names():
+    """Each setting a lever names is what its training job receives: a lever setting
+    training.weight_decay would be overridden by training.per_model.se3gnn (the first
+    no_weight_decay_dropout lever kept weight decay on that way)."""
+    from equiglass import settings
+
+    cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / "levers.yaml")
+    reference = settings.ablation_train(cfg, "se3-reference", ["0.60"])
+    for name, overlay in cfg["ablations"]["levers"].items():
+        got = settings.ablation_train(cfg, f"lever-{name}", ["0.60"])
+        assert got != reference, name
+        for path, value in _leaves(overlay):
+            if path[0] == "training":
+                seen = got["training"][path[-1]]
+            elif path[0] == "models":
+                seen = {**got["hparams"], **got["training"]}[path[-1]]
+            else:
+                seen = got["inputs"][path[-1]]
+            assert seen == value, (name, path, seen, value)
+
+
 def test_defaults_filled(base):
     cfg = copy.deepcopy(base)
     del cfg["md"]["dt"]
