@@ -26,7 +26,7 @@ def test_levers_overlay_is_valid():
     """presets/levers.yaml (issue 18's levers) validates on top of the study preset."""
     cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / "levers.yaml")
     assert cfg["preset"] == "study"
-    assert {"inherent", "tau_alpha_only", "coarse_grain_2"} <= set(cfg["ablations"]["levers"])
+    assert {"no_weight_decay_dropout", "wider_same_params", "seed_ensemble_3", "coarse_grain_2"} <= set(cfg["ablations"]["levers"])
 
 
 def _leaves(tree: dict, path: tuple = ()) -> list[tuple[tuple, object]]:
