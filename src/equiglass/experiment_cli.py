@@ -32,7 +32,8 @@ def cmd_summary(a: argparse.Namespace) -> None:
     from .steps.summary import step_summary
 
     text = step_summary(a.metrics, a.comparisons, a.generalization, a.transfer, a.interpret,
-                        _settings(a.context) if a.context else {}, a.output, a.ablations, a.dynamics)
+                        _settings(a.context) if a.context else {}, a.output, a.ablations, a.dynamics,
+                        a.models)
     print(text)
 
 
@@ -107,5 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--transfer")
     s.add_argument("--interpret")
     s.add_argument("--context", help="JSON with preset and a description of the data")
+    s.add_argument("--models", nargs="*", default=[],
+                   help="the main models' model.json (history.csv beside each): how each network trained")
     s.add_argument("--output", required=True)
     s.set_defaults(func=cmd_summary)

@@ -314,6 +314,32 @@ def probe_r2(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_tes
     return 1.0 - (resid**2).mean(axis=0) / np.where(var > 0, var, np.nan)
 
 
+def probe_r2_per_configuration(x: list[np.ndarray], y: list[np.ndarray], alpha: float = 1e-3) -> np.ndarray:
+    """Leave-one-configuration-out linear probes: (C, n_targets) R² of configuration c predicted by a
+    probe fitted on the other C − 1. ``x``: per-configuration (N_c, F) features; ``y``: (N_c, n_targets)."""
+    out = []
+    for c in range(len(x)):
+        rest = [k for k in range(len(x)) if k != c]
+        out.append(probe_r2(np.concatenate([x[k] for k in rest]), np.concatenate([y[k] for k in rest]), x[c], y[c],
+                            alpha))
+    return np.array(out)
+
+
+def control_comparison(x_trained: list[np.ndarray], x_control: list[np.ndarray], y: list[np.ndarray],
+                       names: list[str]) -> dict[str, Any]:
+    """Trained vs untrained features as probes of each descriptor: per-configuration leave-one-out R²
+    (C,) of both and the paired difference (trained − control) with its 95 % bootstrap interval."""
+    from .stats import paired_difference
+
+    r2_t, r2_c = probe_r2_per_configuration(x_trained, y), probe_r2_per_configuration(x_control, y)
+    out = {}
+    for j, name in enumerate(names):
+        d = paired_difference(r2_t[:, j], r2_c[:, j])
+        out[name] = {"r2_trained": r2_t[:, j].tolist(), "r2_control": r2_c[:, j].tolist(),
+                     "delta": d.mean, "ci": [d.low, d.high]}
+    return out
+
+
 def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: dict[str, list[np.ndarray]],
               species: int = 0, device: str = "cpu") -> dict[str, Any]:
     """Correlations and probes between layer invariants and structural descriptors.
@@ -371,7 +397,11 @@ def interpret(model_artifact: dict[str, Any], samples: list[Sample], targets: di
     if x_u is not None:
         r2_u = probe_r2(np.concatenate(x_u[:half]), np.concatenate(y_all[:half]), np.concatenate(x_u[half:]),
                         np.concatenate(y_all[half:]))
-        control = {"layer": 1, "probe_r2": {n: float(v) for n, v in zip(names_t, r2_u)}}
+        x_1 = [ps[1][0][m] for ps, m in zip(per_sample, masks)]
+        control = {"layer": 1, "probe_r2": {n: float(v) for n, v in zip(names_t, r2_u)},
+                   # leave-one-configuration-out, paired over configurations: does training add to the
+                   # architecture's untrained features?
+                   "trained_vs_control": control_comparison(x_1, x_u, y_all, names_t) if len(samples) >= 3 else None}
     return {"descriptors": names_t, "layers": layers, "top": top[:15], "species": "AB"[species],
             "n_configurations": len(samples), "probe_split": [half, len(samples) - half],
             "untrained_control": control}

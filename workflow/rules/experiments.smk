@@ -128,6 +128,8 @@ if EXP["enabled"]:
                 for name in ablation_figures().values()
             ],
             dynamics=[f"results/dynamics/T{T}.json" for T in TEMPS],
+            models=[f"results/models/{m}/{ts}/model.json" for m, ts in TRAIN_JOBS],
+            histories=[f"results/models/{m}/{ts}/history.csv" for m, ts in TRAIN_JOBS],
         output:
             report(
                 "results/summary.md",
@@ -148,7 +150,7 @@ if EXP["enabled"]:
             "python -m equiglass experiment summary --metrics {input.metrics} --comparisons {input.comparisons} "
             "--ablations {input.ablations} --dynamics {input.dynamics} --generalization {input.generalization} "
             "--transfer {input.transfer} --interpret {input.interpret} --context {params.context:q} "
-            "--output {output} 2> {log}"
+            "--models {input.models} --output {output} 2> {log}"
 
     rule experiments:
         input:

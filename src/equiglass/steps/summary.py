@@ -11,6 +11,7 @@ from typing import Any
 
 from ..files import atomic_path, float_array, read_json
 from ..reference import GLASSBENCH_TAU_ALPHA, PUBLISHED_SE3_POOLED_044, PUBLISHED_SE3_SERIES
+from .convergence import describe, qualify, training_status
 
 PUBLISHED = ("GlassBench's deposited SE(3)-GNN predictions (Pezzicoli et al. 2024; Jung et al., Roadmap on machine "
              "learning glassy dynamics, data Zenodo 10118191) as scored in the public EIGNN repository "
@@ -50,9 +51,52 @@ def _first(comparisons: list[dict[str, Any]], row: dict[str, Any]) -> str:
                 == (row["model_a"], row["model_b"], row["test_T"], row["species"]))
 
 
+def _qualified(rows: list[dict[str, Any]], status: dict[str, dict[str, Any]]) -> str:
+    """The combined verdict of ``rows`` (one model pair), qualified by how both models trained."""
+    verdict = _combine([r["verdict"] for r in rows])
+    if not rows:
+        return verdict
+    return qualify(verdict, status.get(rows[0]["model_a"]), status.get(rows[0]["model_b"]))
+
+
+def _claim3(interpret: dict[str, Any]) -> tuple[str, str]:
+    """Evidence and verdict for "the first layer relates to expert features": the best-probed descriptor
+    must reach held-out R² ≥ 0.5 *and* beat the untrained network of the same architecture (paired
+    leave-one-configuration-out R² over configurations), else the architecture alone explains it."""
+    layer = interpret["layers"][1] if len(interpret["layers"]) > 1 else interpret["layers"][0]
+    names = interpret["descriptors"]
+    r2 = float_array(layer["probe_r2"])
+    best = max(range(len(names)), key=lambda j: r2[j] if math.isfinite(r2[j]) else -1)
+    name = names[best]
+    ci = layer.get("best_abs_correlation_ci", {}).get(name)
+    ev = (f"layer 1 → {name}: held-out linear-probe R² {_f(r2[best])}, best single invariant |ρ| "
+          f"{_f(layer['best_abs_correlation'][best])}" + (f" [{_f(ci[0])}, {_f(ci[1])}] over configurations"
+                                                           if ci else ""))
+    ok = math.isfinite(r2[best]) and r2[best] >= 0.5
+    control = interpret.get("untrained_control") or {}
+    paired = (control.get("trained_vs_control") or {}).get(name)
+    if control:
+        ev += f"; an untrained network of the same architecture: R² {_f(control['probe_r2'].get(name))}"
+    if paired:
+        ev += (f"; trained − untrained R² (leave one configuration out, paired): {_f(paired['delta'], '+.3f')} "
+               f"[{_f(paired['ci'][0], '+.3f')}, {_f(paired['ci'][1], '+.3f')}]")
+    ev += " (criterion: held-out R² ≥ 0.5 and above the untrained control)"
+    if not ok:
+        return ev, "unresolved (R² below 0.5)"
+    if paired is None:
+        return ev, "unresolved (no paired comparison with the untrained control)"
+    if math.isfinite(paired["ci"][0]) and paired["ci"][0] > 0:
+        return ev, "supported"
+    if math.isfinite(paired["ci"][1]) and paired["ci"][1] < 0:
+        return ev, "contradicted (the untrained network's first layer probes it better)"
+    return ev, "unresolved (the untrained architecture does as well: training adds nothing resolved)"
+
+
 def claims(comparisons: list[dict[str, Any]], params: dict[str, int], interpret: dict[str, Any] | None,
-           lmax: dict[str, Any] | None) -> list[tuple[str, str, str]]:
-    """(claim, evidence, verdict) rows."""
+           lmax: dict[str, Any] | None, status: dict[str, dict[str, Any]] | None = None) -> list[tuple[str, str, str]]:
+    """(claim, evidence, verdict) rows; ``status`` (model name → :func:`training_status`) qualifies
+    verdicts against networks that did not learn or had not flattened."""
+    status = status or {}
     out = []
     seen = [r for r in _pair_rows(comparisons, "se3gnn", "bapst") if not r["unseen"]]
     short = [r for r in _pair_rows(comparisons, "se3gnn", "bapst", tau=False) if not r["unseen"]]
@@ -60,7 +104,7 @@ def claims(comparisons: list[dict[str, Any]], params: dict[str, int], interpret:
     ev += "; " + "; ".join(f"shortest time {_ci(r)}" for r in short) if short else ""
     if "se3gnn" in params and "bapst" in params:
         ev += f"; parameters {params['se3gnn']:,} vs {params['bapst']:,}"
-    verdict = _combine([r["verdict"] for r in seen])
+    verdict = _qualified(seen, status)
     if seen and params.get("se3gnn", 0) >= params.get("bapst", 0):
         verdict += " (but it does not have fewer parameters here)"
     out.append(("1. The SE(3) GNN predicts propensities better than Bapst et al.'s GNN, with fewer parameters",
@@ -68,23 +112,11 @@ def claims(comparisons: list[dict[str, Any]], params: dict[str, int], interpret:
     unseen = [r for r in _pair_rows(comparisons, "se3gnn", "bapst") if r["unseen"]]
     out.append(("2. It generalizes better to unseen temperatures (trained at one T, tested at the others)",
                 "; ".join(f"T = {r['test_T']:.2f}: τ_α {_ci(r)}" for r in unseen) or "no unseen temperature",
-                _combine([r["verdict"] for r in unseen])))
+                _qualified(unseen, status)))
     if interpret:
-        layer = interpret["layers"][1] if len(interpret["layers"]) > 1 else interpret["layers"][0]
-        names = interpret["descriptors"]
-        r2 = float_array(layer["probe_r2"])
-        best = max(range(len(names)), key=lambda j: r2[j] if math.isfinite(r2[j]) else -1)
-        per_conf = layer.get("best_abs_correlation_ci", {})
-        ci = per_conf.get(names[best])
-        ev = (f"layer 1 → {names[best]}: held-out linear-probe R² {_f(r2[best])}, best single invariant |ρ| "
-              f"{_f(layer['best_abs_correlation'][best])}" + (f" [{_f(ci[0])}, {_f(ci[1])}] over configurations"
-                                                               if ci else ""))
-        control = interpret.get("untrained_control")
-        if control:
-            ev += f"; an untrained network of the same architecture: R² {_f(control['probe_r2'].get(names[best]))}"
-        verdict = "supported" if math.isfinite(r2[best]) and r2[best] >= 0.5 else "unresolved"
+        ev, verdict = _claim3(interpret)
         out.append(("3. Its first layer relates directly to rotation-invariant expert features (local density, "
-                    "bond-order parameters)", ev + " (criterion: held-out R² ≥ 0.5)", verdict))
+                    "bond-order parameters)", ev, verdict))
     if lmax:
         d = lmax.get("tau_alpha")
         if d:
@@ -98,15 +130,16 @@ def claims(comparisons: list[dict[str, Any]], params: dict[str, int], interpret:
             out.append((f"The SE(3) GNN beats {label} at τ_α",
                         "; ".join(f"{r['model_a'].split('@')[-1]} → T = {r['test_T']:.2f}"
                                   f"{' (unseen)' if r['unseen'] else ''}: {_ci(r)}" for r in rows),
-                        _combine([r["verdict"] for r in rows])))
+                        _qualified(rows, status)))
     return out
 
 
 def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, generalization_json: str | Path | None,
                  transfer_json: str | Path | None, interpret_json: str | Path | None, context: dict[str, Any],
                  output_md: str | Path, ablation_jsons: list[str] | None = None,
-                 dynamics_jsons: list[str] | None = None) -> str:
-    """Write ``results/summary.md``; return its text."""
+                 dynamics_jsons: list[str] | None = None, model_jsons: list[str] | None = None) -> str:
+    """Write ``results/summary.md``; return its text. ``model_jsons``: the main models' ``model.json``
+    (their ``history.csv`` beside them): verdicts are qualified by how each network trained."""
     rows = list(csv.DictReader(open(metrics_csv)))
     comparisons = read_json(comparisons_json)["rows"] if comparisons_json and Path(comparisons_json).exists() else []
     interpret = read_json(interpret_json) if interpret_json and Path(interpret_json).exists() else None
@@ -120,8 +153,17 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
              "A claim is *supported* or *contradicted* only when that interval excludes 0, else *unresolved*.", ""]
     lines += ["## The paper's claims on our data", "", "| claim | evidence (Δρ_A [95 % CI]) | verdict |",
               "|---|---|---|"]
+    trained = [training_status(f, Path(f).with_name("history.csv")) for f in model_jsons or []]
+    status = {t["model"]: t for t in trained}
     lines += [f"| {c} | {e} | **{v}** |" for c, e, v in claims(comparisons, params, interpret,
-                                                                ablations.get("lmax", {}).get("lmax0_vs_best"))]
+                                                                ablations.get("lmax", {}).get("lmax0_vs_best"),
+                                                                status)]
+    if trained:
+        lines += ["", "## How each network trained", "",
+                  f"A network *did not learn* when its best validation ρ_A stays below {0.1:g}; it *trained to a "
+                  "plateau* when early stopping ended it, not the epoch budget. A verdict against a network that "
+                  "did neither is *unresolved* (the table above says which).", ""]
+        lines += [f"- {describe(t)}" for t in trained]
     lines += ["", "## Every model (species A)", "",
               "| model | train set | params | test T | ρ at the shortest time [95 % CI] | ρ at τ_α [95 % CI] |",
               "|---|---|---|---|---|---|"]
