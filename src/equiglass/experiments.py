@@ -34,6 +34,7 @@ from .devices import check_budget
 from .files import InputError, write_json
 from .metrics import evaluate_predictions, pearson_columns
 from .provenance import derive_seed
+from .timescales import aligned
 from .training import sample_arrays
 
 # ----------------------------------------------------------------------- 1. generalization
@@ -57,17 +58,11 @@ def generalization(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
         for tkey, res in ev["results"].items():
             temps.add(float(tkey))
             own = res["timescale_labels"]
-
-            def aligned(values: list[Any], own: list[str] = own) -> list[Any]:
-                if len(own) == len(labels):  # same grid (labels may differ by T: GlassBench's times)
-                    return list(values)
-                return [values[own.index(lab)] if lab in own else None for lab in labels]
-
             for species, m in res["metrics"].items():
                 rows.append({
                     "model": ev["model"], "train_set": ev["train_set"], "train_temperatures": train_t,
-                    "test_T": float(tkey), "species": species, "rho": aligned(m["pearson"]),
-                    "rho_sem": aligned(m["pearson_sem"]), "times": aligned(res["times"]),
+                    "test_T": float(tkey), "species": species, "rho": aligned(m["pearson"], own, labels),
+                    "rho_sem": aligned(m["pearson_sem"], own, labels), "times": aligned(res["times"], own, labels),
                     "unseen": round(float(tkey), 4) not in train_t,
                 })
     return {"rows": rows, "test_temperatures": sorted(temps), "labels": labels}

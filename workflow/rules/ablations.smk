@@ -24,8 +24,10 @@ if ABL["enabled"]:
 
     rule ablation_train:
         input:
-            train=lambda w: ablation_pairs(w.key, ablation_train_ids(w.key), args=False),
-            val=lambda w: ablation_pairs(w.key, ids(ABL_T, "validation"), args=False),
+            train=lambda w: dataset(
+                ablation_inputs(w.key), ABL_T, ablation_train_part(w.key)
+            ),
+            val=lambda w: dataset(ablation_inputs(w.key), ABL_T, "validation"),
             dynamics=f"results/dynamics/T{ABL_T}.json",
         output:
             model="results/ablations/models/{key}/model.pt",
@@ -61,7 +63,7 @@ if ABL["enabled"]:
     rule ablation_evaluate:
         input:
             model="results/ablations/models/{key}/model.pt",
-            test=lambda w: ablation_pairs(w.key, ids(ABL_T, "test"), args=False),
+            test=lambda w: dataset(ablation_inputs(w.key), ABL_T, "test"),
         output:
             json="results/ablations/eval/{key}.json",
             npz="results/ablations/eval/{key}.npz",

@@ -332,6 +332,7 @@ def predict_resources():
 
 localrules:
     split,
+    dataset,
 
 
 wildcard_constraints:
@@ -379,6 +380,39 @@ def pair_args(T, samples):
 
 def pair_inputs(T, samples):
     return [f for s in samples for f in (graph_file(T, s), propensity_file(T, s))]
+
+
+MAIN_INPUTS = "main"  # the dataset of the configured model inputs (results/graphs)
+
+
+def dataset(inputs, T, part):
+    """Manifest of one split part's (graph, propensity) files at T: a training or evaluation job
+    depends on this one file instead of hundreds (Snakemake plans per input file)."""
+    return f"results/datasets/{inputs}/T{T}_{part}.json"
+
+
+def part_ids(T, part):
+    """Samples of a dataset part: train, validation, test, or train-first<n> (the first n training
+    configurations: the ablations' and learning curves' subsets)."""
+    if part.startswith("train-first"):
+        return ids(T, "train")[: int(part[len("train-first") :])]
+    return ids(T, part)
+
+
+def dataset_files(inputs, T, part):
+    """The files a dataset manifest lists: graph and propensity of every sample of the part."""
+    return [
+        f
+        for s in part_ids(T, part)
+        for f in (variant_graph(inputs, T, s), propensity_file(T, s))
+    ]
+
+
+def variant_graph(inputs, T, s):
+    """The graph of sample s for model-input variant ``inputs`` (MAIN_INPUTS: the configured ones)."""
+    if inputs == MAIN_INPUTS:
+        return graph_file(T, s)
+    return f"results/ablations/graphs/{inputs}/T{T}/s{s}.npz"
 
 
 def previous_sample(w):
@@ -480,6 +514,12 @@ def ablation_train_ids(key):
     return ids(ABL_T, "train")[:n] if n else ids(ABL_T, "train")
 
 
+def ablation_train_part(key):
+    """The dataset part an ablation trains on (its first n training configurations)."""
+    n = len(ablation_train_ids(key))
+    return "train" if n == n_split(ABL_T, "train") else f"train-first{n}"
+
+
 def ablation_train_estimate(key):
     """Minutes of one ablation training job (its variant's resolved settings)."""
     n_val = n_split(ABL_T, "validation")
@@ -506,12 +546,15 @@ def ablation_graph_settings(inputs, T):
     return S.dumps(S.graphs(A.configured(config, variant), T))
 
 
+def ablation_inputs(key):
+    """The model-input variant of an ablation (MAIN_INPUTS when it reads the configured inputs)."""
+    inputs = ABL_VARIANTS[key].inputs_key()
+    return MAIN_INPUTS if inputs == ABL_INPUTS else inputs
+
+
 def ablation_graph(key, T, s):
     """The graph file an ablation variant reads (the main one when its inputs are the main inputs)."""
-    inputs = ABL_VARIANTS[key].inputs_key()
-    if inputs == ABL_INPUTS:
-        return graph_file(T, s)
-    return f"results/ablations/graphs/{inputs}/T{T}/s{s}.npz"
+    return variant_graph(ablation_inputs(key), T, s)
 
 
 def ablation_pairs(key, samples, args=True):
@@ -553,9 +596,8 @@ PREDICT_INPUTS = _predict_inputs()
 PREDICT_SET = next(iter(SETS))
 
 # ---------------------------------------------------------------------------- targets
-SIMULATION_TARGETS = (
-    [equilibrated(T, s) for T in TEMPS for s in SAMPLES[T]]
-    + [f"results/dynamics/T{T}.json" for T in TEMPS]
+SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configuration: not listed again)
+    [f"results/dynamics/T{T}.json" for T in TEMPS]
     + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
 LEARN_TARGETS = EVAL_FILES + [

@@ -39,14 +39,31 @@ rule split:
         )
 
 
+rule dataset:
+    input:
+        lambda w: dataset_files(w.inputs, w.T, w.part),
+    output:
+        "results/datasets/{inputs}/T{T}_{part}.json",
+    wildcard_constraints:
+        part=r"train|validation|test|train-first\d+",
+    run:
+        # a manifest (not science): which files, how large; written to a temp file, then renamed
+        manifest = {
+            "temperature": float(wildcards.T),
+            "part": wildcards.part,
+            "inputs": wildcards.inputs,
+            "files": [{"path": f, "bytes": os.path.getsize(f)} for f in input],
+        }
+        tmp = f"{output[0]}.partial"
+        with open(tmp, "w") as fh:
+            json.dump(manifest, fh, indent=1)
+        os.replace(tmp, output[0])
+
+
 rule train:
     input:
-        train=lambda w: [
-            f for T in SETS[w.trainset] for f in pair_inputs(T, ids(T, "train"))
-        ],
-        val=lambda w: [
-            f for T in SETS[w.trainset] for f in pair_inputs(T, ids(T, "validation"))
-        ],
+        train=lambda w: [dataset(MAIN_INPUTS, T, "train") for T in SETS[w.trainset]],
+        val=lambda w: [dataset(MAIN_INPUTS, T, "validation") for T in SETS[w.trainset]],
         dynamics=lambda w: [f"results/dynamics/T{T}.json" for T in SETS[w.trainset]],
     output:
         model="results/models/{model}/{trainset}/model.pt",
@@ -88,7 +105,7 @@ rule train:
 rule evaluate:
     input:
         model="results/models/{model}/{trainset}/model.pt",
-        test=[f for T in TEMPS for f in pair_inputs(T, ids(T, "test"))],
+        test=[dataset(MAIN_INPUTS, T, "test") for T in TEMPS],
     output:
         json="results/eval/{model}/{trainset}.json",
         npz="results/eval/{model}/{trainset}.npz",

@@ -12,6 +12,7 @@ import numpy as np
 from ..config import temperature_key
 from ..files import atomic_path, read_json, save_npz, write_csv, write_json
 from ..provenance import provenance
+from ..timescales import match_timescales
 from .common import load_samples
 
 
@@ -71,20 +72,16 @@ def step_train(settings: dict[str, Any], train_pairs: list[tuple[str, str]], val
 
 def _model_columns(model_labels: list[str] | None, data_labels: list[str], tkey: str,
                    model_path: str | Path) -> list[int] | None:
-    """Columns of the test data that the model predicts; None: all of them, in order.
-
-    A model trained on a subset of timescales (Bapst's recipe) names them; labels that differ
-    only because the time grid depends on temperature (GlassBench's times, ``t=`` labels) are
-    matched by position, as training matched them.
-    """
-    if not model_labels or model_labels == data_labels:
+    """Columns of the test data that the model predicts; None: all of them, in order
+    (:func:`equiglass.timescales.match_timescales`)."""
+    if not model_labels:
         return None
-    if all(lab in data_labels for lab in model_labels):
-        return [data_labels.index(lab) for lab in model_labels]
-    if len(model_labels) == len(data_labels):
-        return None
-    raise ValueError(f"{model_path} predicts timescales {model_labels}, but the test data at T = {tkey} has "
-                     f"{data_labels}. Fix: evaluate it on propensities with the same timescales (propensity.values)")
+    try:
+        return match_timescales(model_labels, data_labels)
+    except ValueError:
+        raise ValueError(f"{model_path} predicts timescales {model_labels}, but the test data at T = {tkey} has "
+                         f"{data_labels}. Fix: evaluate it on propensities with the same timescales "
+                         "(propensity.values)") from None
 
 
 def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
