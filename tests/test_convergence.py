@@ -22,8 +22,8 @@ def _model(tmp_path, name, training, history):
 
 
 def test_a_per_timescale_baseline_that_never_learned(tmp_path):
-    hist = [{"timescale": ts, "epoch": e, "val_rho_A": v} for ts, vs in (("a", [0.01, 0.06]), ("b", [0.2, 0.1]))
-            for e, v in enumerate(vs, 1)]
+    hist = [{"timescale": ts, "epoch": e, "train_loss": 1e3 / e, "val_rho_A": v}
+            for ts, vs in (("a", [0.01, 0.06]), ("b", [0.2, 0.1])) for e, v in enumerate(vs, 1)]
     f = _model(tmp_path, "bapst/T0.60", {"per_timescale": True, "timescales": ["a", "b"], "epochs_run": [2, 2],
                                          "epochs": 40, "best_epoch": [2, 1],
                                          "stop_reason": ["early stopping (no improvement for 1 epochs)"] * 2}, hist)
@@ -34,9 +34,18 @@ def test_a_per_timescale_baseline_that_never_learned(tmp_path):
     assert qualify("unresolved", None, st) == "unresolved"
 
 
+def test_a_network_correlated_only_by_its_initial_structure_did_not_learn(tmp_path):
+    """Validation rho 0.2 at the first epoch but a training loss that never fell below the mean's (1)."""
+    f = _model(tmp_path, "bapst/T0.60", {"epochs_run": 3, "epochs": 40, "best_epoch": 1,
+                                         "stop_reason": "early stopping (no improvement for 2 epochs)"},
+               [{"epoch": e, "train_loss": v, "val_rho_A": r} for e, v, r in ((1, 1e4, 0.21), (2, 3.0, 0.1), (3, 1.2, 0.0))])
+    st = training_status(f, f.with_name("history.csv"))
+    assert not st["learned"] and st["curves"][0]["min_train_loss"] == 1.2
+
+
 def test_a_model_still_improving_and_a_closed_form_fit(tmp_path):
     f = _model(tmp_path, "se3gnn/T0.60", {"epochs_run": 3, "epochs": 3, "best_epoch": 3, "stop_reason": "max epochs"},
-               [{"epoch": e, "val_rho_A": 0.1 * e} for e in (1, 2, 3)])
+               [{"epoch": e, "train_loss": 1 - 0.05 * e, "val_rho_A": 0.1 * e} for e in (1, 2, 3)])
     se3 = training_status(f, f.with_name("history.csv"))
     assert se3["learned"] and not se3["flattened"]
     ridge = training_status(_model(tmp_path, "ridge/T0.60", {}, [{"epoch": 1, "val_rho_A": 0.4}]))

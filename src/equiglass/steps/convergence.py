@@ -16,8 +16,12 @@ from typing import Any
 from ..files import read_json
 
 LEARNED_RHO = 0.1
-"""A network whose best validation ρ_A (standardized-target Pearson ρ over type-A particles) stays
-below this has not learned: the descriptor baselines reach 0.3–0.7 on the same data."""
+"""A network whose best validation ρ_A (Pearson ρ over type-A particles) stays below this has not
+learned: the descriptor baselines reach 0.3–0.7 on the same data."""
+LEARNED_LOSS = 0.95
+"""... nor one whose training loss (MSE of standardized targets) never fell below this: predicting
+the mean gives 1. (An untrained graph network can show validation ρ ≈ 0.2 at its first epoch from
+its structure alone; the loss tells whether it fitted anything.)"""
 
 
 def _listify(value: Any, n: int) -> list[Any]:
@@ -27,7 +31,7 @@ def _listify(value: Any, n: int) -> list[Any]:
 def training_status(model_json: str | Path, history_csv: str | Path | None = None) -> dict[str, Any]:
     """Per trained curve (one per timescale for per-timescale families, else one): epochs run of the
     budget, best validation ρ_A, why training stopped; ``learned`` (best validation ρ_A ≥
-    :data:`LEARNED_RHO` on every curve) and ``flattened`` (every curve stopped on its validation
+    :data:`LEARNED_RHO` and training loss below :data:`LEARNED_LOSS` on every curve) and ``flattened`` (every curve stopped on its validation
     plateau, i.e. by early stopping, not by the epoch budget). Models trained without epochs
     (ridge) are ``learned`` and ``flattened`` by definition (closed form)."""
     art = read_json(model_json)
@@ -45,12 +49,16 @@ def training_status(model_json: str | Path, history_csv: str | Path | None = Non
         mine = [r for r in rows if not labels or r.get("timescale") == labels[k]]
         vals = [float(r["val_rho_A"]) for r in mine if r.get("val_rho_A") not in (None, "", "nan")]
         vals = [v for v in vals if math.isfinite(v)]
+        losses = [float(r["train_loss"]) for r in mine if r.get("train_loss") not in (None, "", "nan")]
+        losses = [v for v in losses if math.isfinite(v)]
         curves.append({
             "timescale": labels[k] if labels else "all", "epochs_run": int(runs[k]), "epochs": int(tr.get("epochs", 0)),
             "best_epoch": best_epochs[k], "best_val_rho_A": max(vals) if vals else float("nan"),
+            "min_train_loss": min(losses) if losses else float("nan"),
             "stop_reason": str(reasons[k]),
         })
-    learned = all(math.isfinite(c["best_val_rho_A"]) and c["best_val_rho_A"] >= LEARNED_RHO for c in curves)
+    learned = all(math.isfinite(c["best_val_rho_A"]) and c["best_val_rho_A"] >= LEARNED_RHO
+                  and not c["min_train_loss"] >= LEARNED_LOSS for c in curves)
     flattened = all("early stopping" in c["stop_reason"] for c in curves)
     return {"model": name, "learned": learned, "flattened": flattened, "curves": curves, "iterative": True}
 
@@ -62,8 +70,9 @@ def describe(status: dict[str, Any]) -> str:
     word = ("did not learn" if not status["learned"] else
             "still improving when its epoch budget ran out" if not status["flattened"] else "trained to a plateau")
     rho = ", ".join(f"{c['best_val_rho_A']:.2f}" for c in status["curves"])
+    loss = ", ".join(f"{c['min_train_loss']:.3g}" for c in status["curves"])
     ep = ", ".join(f"{c['epochs_run']}/{c['epochs']}" for c in status["curves"])
-    return f"{status['model']}: {word} (best validation ρ_A {rho}; epochs run {ep})"
+    return f"{status['model']}: {word} (best validation ρ_A {rho}; lowest training loss {loss}; epochs run {ep})"
 
 
 def qualify(verdict: str, better: dict[str, Any] | None, worse: dict[str, Any] | None) -> str:
@@ -78,4 +87,4 @@ def qualify(verdict: str, better: dict[str, Any] | None, worse: dict[str, Any] |
     return verdict
 
 
-__all__ = ["LEARNED_RHO", "describe", "qualify", "training_status"]
+__all__ = ["LEARNED_LOSS", "LEARNED_RHO", "describe", "qualify", "training_status"]

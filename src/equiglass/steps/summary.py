@@ -11,7 +11,7 @@ from typing import Any
 
 from ..files import atomic_path, float_array, read_json
 from ..reference import GLASSBENCH_TAU_ALPHA, PUBLISHED_SE3_POOLED_044, PUBLISHED_SE3_SERIES
-from .convergence import describe, qualify, training_status
+from .convergence import LEARNED_LOSS, LEARNED_RHO, describe, qualify, training_status
 
 PUBLISHED = ("GlassBench's deposited SE(3)-GNN predictions (Pezzicoli et al. 2024; Jung et al., Roadmap on machine "
              "learning glassy dynamics, data Zenodo 10118191) as scored in the public EIGNN repository "
@@ -160,7 +160,9 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
                                                                 status)]
     if trained:
         lines += ["", "## How each network trained", "",
-                  f"A network *did not learn* when its best validation ρ_A stays below {0.1:g}; it *trained to a "
+                  f"A network *did not learn* when its best validation ρ_A stays below {LEARNED_RHO:g} or its "
+                  f"training loss (MSE of standardized targets; the mean gives 1) never falls below {LEARNED_LOSS:g}; "
+                  "it *trained to a "
                   "plateau* when early stopping ended it, not the epoch budget. A verdict against a network that "
                   "did neither is *unresolved* (the table above says which).", ""]
         lines += [f"- {describe(t)}" for t in trained]
