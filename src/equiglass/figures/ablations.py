@@ -70,7 +70,9 @@ def fig_learning_curves(study_json: str | Path, output: str | Path, caption: str
             ax.plot(nn, fit["rho_inf"] - fit["a"] * nn ** (-fit["b"]), "-", color=color, lw=1, alpha=0.7)
         cross = res.get("fits", {}).get(fam, {}).get("se3_overtakes_at")
         if cross and cross.get("median") is not None:
-            ax.annotate(f"SE(3) overtakes at n ≈ {cross['median']:.3g}", (n.max(), y[-1]), fontsize=7,
+            frac = cross.get("fraction_of_resamples_crossing")
+            how = f" ({frac:.0%} of resamples cross)" if frac is not None and frac < 0.95 else ""
+            ax.annotate(f"SE(3) overtakes at n ≈ {cross['median']:.3g}{how}", (n.max(), y[-1]), fontsize=7,
                         color=color, textcoords="offset points", xytext=(5, -12))
     ax.set_xscale("log")
     ticks = sorted({r["n_train"] for r in res["rows"]})
