@@ -44,20 +44,18 @@ rule dataset:
         lambda w: dataset_files(w.inputs, w.T, w.part),
     output:
         "results/datasets/{inputs}/T{T}_{part}.json",
+    log:
+        "logs/datasets/{inputs}_T{T}_{part}.log",
     wildcard_constraints:
         part=r"train|validation|test|train-first\d+",
     run:
-        # a manifest (not science): which files, how large; written to a temp file, then renamed
-        manifest = {
-            "temperature": float(wildcards.T),
-            "part": wildcards.part,
-            "inputs": wildcards.inputs,
-            "files": [{"path": f, "bytes": os.path.getsize(f)} for f in input],
-        }
-        tmp = f"{output[0]}.partial"
-        with open(tmp, "w") as fh:
-            json.dump(manifest, fh, indent=1)
-        os.replace(tmp, output[0])
+        write_manifest(
+            output[0],
+            input,
+            T=wildcards.T,
+            part=wildcards.part,
+            inputs=wildcards.inputs,
+        )
 
 
 rule train:
