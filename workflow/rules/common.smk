@@ -360,6 +360,9 @@ def imported_file(T, s):
     return IMPORT_FILES[T][int(s)]
 
 
+MAIN_INPUTS = "main"  # the dataset of the configured model inputs (results/graphs)
+
+
 def graph_file(T, s):
     return f"results/graphs/T{T}/s{s}.npz"
 
@@ -378,11 +381,11 @@ def pair_args(T, samples):
     return [f"{graph_file(T, s)}:{propensity_file(T, s)}" for s in samples]
 
 
-def pair_inputs(T, samples):
-    return [f for s in samples for f in (graph_file(T, s), propensity_file(T, s))]
-
-
-MAIN_INPUTS = "main"  # the dataset of the configured model inputs (results/graphs)
+def pair_inputs(T, samples, inputs=MAIN_INPUTS):
+    """Graph (of model-input variant ``inputs``) and propensity files of the samples at T."""
+    return [
+        f for s in samples for f in (variant_graph(inputs, T, s), propensity_file(T, s))
+    ]
 
 
 def dataset(inputs, T, part):
@@ -415,11 +418,7 @@ def part_ids(T, part):
 
 def dataset_files(inputs, T, part):
     """The files a dataset manifest lists: graph and propensity of every sample of the part."""
-    return [
-        f
-        for s in part_ids(T, part)
-        for f in (variant_graph(inputs, T, s), propensity_file(T, s))
-    ]
+    return pair_inputs(T, part_ids(T, part), inputs)
 
 
 def variant_graph(inputs, T, s):
@@ -571,13 +570,11 @@ def ablation_graph(key, T, s):
     return variant_graph(ablation_inputs(key), T, s)
 
 
-def ablation_pairs(key, samples, args=True):
-    files = [
-        (ablation_graph(key, ABL_T, s), propensity_file(ABL_T, s)) for s in samples
+def ablation_pairs(key, samples):
+    """'graph:propensity' arguments of an ablation variant's samples at ABL_T."""
+    return [
+        f"{ablation_graph(key, ABL_T, s)}:{propensity_file(ABL_T, s)}" for s in samples
     ]
-    return (
-        [f"{g}:{p}" for g, p in files] if args else [f for pair in files for f in pair]
-    )
 
 
 def ablation_figures():
