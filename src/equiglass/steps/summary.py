@@ -162,9 +162,8 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
         lines += ["", "## How each network trained", "",
                   f"A network *did not learn* when its best validation ρ_A stays below {LEARNED_RHO:g} or its "
                   f"training loss (MSE of standardized targets; the mean gives 1) never falls below {LEARNED_LOSS:g}; "
-                  "it *trained to a "
-                  "plateau* when early stopping ended it, not the epoch budget. A verdict against a network that "
-                  "did neither is *unresolved* (the table above says which).", ""]
+                  "it *trained to a plateau* when early stopping ended it, not the epoch budget. A verdict against "
+                  "a network that did neither is *unresolved* (the table above says which).", ""]
         lines += [f"- {describe(t)}" for t in trained]
     lines += ["", "## Every model (species A)", "",
               "| model | train set | params | test T | ρ at the shortest time [95 % CI] | ρ at τ_α [95 % CI] |",
