@@ -43,7 +43,7 @@ lint-workflow: $(STAMP)
 # a real single-node SLURM on localhost (root; apt-get installs slurm-wlm, slurmdbd, munge and
 # mariadb-server once), the SLURM executor driven for real; skipped where it cannot be installed
 test-slurm: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist tests/test_slurm_local.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist -rP tests/test_slurm_local.py
 
 test-all: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2

@@ -12,6 +12,7 @@ it the one-minute time limit of the TIMEOUT test.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shlex
@@ -323,3 +324,172 @@ rule graphs:
     assert len(arrays) == 1 and len(logs) == 3, logs
     rows = local_slurm.sacct("-X", "-j", arrays.pop())
     assert sorted(r["State"] for r in rows) == ["COMPLETED"] * 3, rows
+
+
+# --------------------------------------------------------------------------- jobs SLURM ends
+def _long_training(work: Path, train_cli, epochs: int) -> list[str]:
+    """A training of ``epochs`` epochs (patience = epochs: no early stop) as a shell script in
+    ``work``, and its arguments; it logs to train.log and checkpoints every epoch."""
+    args = train_cli(epochs=epochs, n_layers=2)
+    settings = json.loads(args[2])
+    settings["training"]["patience"] = epochs
+    args[2] = json.dumps(settings)
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "equiglass", *args, "--out-dir", "m"])
+    # a budget far beyond the walltime: the job does not see its end coming (as when an epoch
+    # takes longer than the cost model said), so SLURM itself ends it
+    (work / "train.sh").write_text(f"EQUIGLASS_TIME_BUDGET_S=1000000 exec {command} 2>> train.log\n")
+    return args
+
+
+def _train_snakefile(runtime: str) -> str:
+    return f"""
+rule train:
+    output:
+        "m/model.pt",
+    retries: 2
+    resources:
+        runtime={runtime},
+        mem_mb=2000,
+        slurm_partition="cpu",
+        slurm_account="{ACCOUNT}",
+    shell:
+        "bash train.sh"
+"""
+
+
+def _assert_resumed_and_equal(work: Path, args: list[str], ref: Path) -> None:
+    """The log shows the second job resuming after at least one epoch (not starting over), and
+    the final model equals a straight run's byte for byte."""
+    log = (work / "train.log").read_text()
+    resumed = [int(k) for k in re.findall(r"resuming after epoch (\d+)", log)]
+    assert len(resumed) == 1 and resumed[0] >= 1, log[-3000:]
+    assert run_cli(*args, "--out-dir", str(ref), timeout=900).returncode == 0
+    assert (work / "m/model.pt").read_bytes() == (ref / "model.pt").read_bytes()
+
+
+def _submitting_snakemake(local_slurm: LocalSlurm, work: Path, *extra: str) -> subprocess.Popen:
+    env = {**local_slurm.env, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.Popen([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", "1",
+                             "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                             "--seconds-between-status-checks", "2", *extra],
+                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _sacct_of_run(local_slurm: LocalSlurm, log: str, fields: str) -> list[dict[str, str]]:
+    run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    return local_slurm.sacct("-X", "--name", run_id, fields=fields)
+
+
+def test_scancel_is_resubmitted_and_resumes_from_the_checkpoint(local_slurm, tmp_path, train_cli):
+    """A running training cancelled with scancel (a preemption, an admin) fails in the submitting
+    Snakemake, whose retries submit it again; the new job resumes from the last epoch checkpoint
+    and ends with the model of one straight run."""
+    work = tmp_path / "work"
+    work.mkdir()
+    args = _long_training(work, train_cli, epochs=100)
+    (work / "Snakefile").write_text(_train_snakefile("10"))
+    proc = _submitting_snakemake(local_slurm, work)
+    try:
+        deadline = time.monotonic() + 300
+        while not (work / "m/checkpoint.pt").exists():  # at least one epoch is safe
+            assert proc.poll() is None and time.monotonic() < deadline, _read(work / "train.log")[-3000:]
+            time.sleep(0.5)
+        running = local_slurm.run("squeue", "-h", "-o", "%i %T").split()
+        assert running[1::2] == ["RUNNING"], running
+        local_slurm.run("scancel", running[0])
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out[-5000:]
+    rows = _sacct_of_run(local_slurm, out, "JobID,State")
+    assert [r["State"].split(" ")[0] for r in rows] == ["CANCELLED", "COMPLETED"], rows
+    print(f"scancel: sacct saw {len(rows)} jobs: {[(r['JobID'], r['State']) for r in rows]}")
+    _assert_resumed_and_equal(work, args, tmp_path / "ref")
+
+
+def test_timeout_is_resubmitted_with_more_time_and_resumes(local_slurm, tmp_path, train_cli):
+    """A training that outlives its walltime (1 min on the first attempt) is ended by SLURM
+    (TIMEOUT); the retry asks for more time (runtime grows with the attempt, as in the
+    workflow's rules) and resumes from the last epoch checkpoint: nothing is recomputed from zero."""
+    work = tmp_path / "work"
+    work.mkdir()
+    args = _long_training(work, train_cli, epochs=800)  # 0.1-0.3 s an epoch: minutes
+    (work / "Snakefile").write_text(_train_snakefile("lambda wc, attempt: 1 if attempt == 1 else 10"))
+    res = _submitting_snakemake(local_slurm, work)
+    out, _ = res.communicate(timeout=1200)
+    assert res.returncode == 0, out[-5000:]
+    rows = _sacct_of_run(local_slurm, out, "JobID,State,Timelimit")
+    assert [(r["State"], r["Timelimit"]) for r in rows] == [("TIMEOUT", "00:01:00"), ("COMPLETED", "00:10:00")], rows
+    print(f"TIMEOUT: sacct saw {len(rows)} jobs: {[(r['JobID'], r['State'], r['Timelimit']) for r in rows]}")
+    _assert_resumed_and_equal(work, args, tmp_path / "ref")
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+# --------------------------------------------------------------------------- the tiny DAG
+LEAN = "ablations: {enabled: false}\nexperiments: {enabled: false}\n"
+COMPARED = ["results/md/*/*/equilibrated.gsd", "results/md/*/*/iso_b*.npz", "results/propensity/*/*.npz",
+            "results/graphs/*/*.npz", "results/dynamics/*.npz"]
+
+
+def test_tiny_preset_through_the_slurm_profile(local_slurm, tmp_path):
+    """The tiny preset's main DAG (simulation, propensities, graphs, training, evaluation, tables,
+    figures; ablations and experiments off) through `--profile profiles/slurm` as a cluster user
+    runs it (account and partitions from the environment, GPU jobs on the `gpu` partition):
+    every non-local job is a SLURM job in sacct, and data arrays, model weights and evaluations
+    equal those of a local run (`--cores 2`)."""
+    import numpy as np
+    from test_workflow import _arrays, copy_workflow, snakemake
+
+    local = copy_workflow(tmp_path / "local")
+    (local / "lean.yaml").write_text(LEAN)
+    res = snakemake(local, "--cores", "2", "--configfile", "presets/tiny.yaml", "lean.yaml", timeout=1800)
+    assert res.returncode == 0, res.stderr[-4000:]
+
+    cluster = copy_workflow(tmp_path / "cluster")
+    (cluster / "lean.yaml").write_text(LEAN)
+    env = {**local_slurm.env, "SLURM_ACCOUNT": ACCOUNT, "EQUIGLASS_CPU_PARTITION": "cpu",
+           "EQUIGLASS_GPU_PARTITION": "gpu"}
+    start = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+                          "--configfile", "presets/tiny.yaml", "lean.yaml", "--latency-wait", "5",
+                          "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2"],
+                         cwd=cluster, env=env, capture_output=True, text=True, timeout=3600)
+    wall = time.monotonic() - start
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-5000:]
+    rows = _sacct_of_run(local_slurm, log, "JobID,JobName,Partition,Account,State,AllocTRES")
+    states = {r["State"] for r in rows}
+    gpu_jobs = [r for r in rows if r["Partition"] == "gpu"]
+    print(f"tiny preset through profiles/slurm: {wall:.0f} s, sacct saw {len(rows)} jobs "
+          f"({len(gpu_jobs)} on the gpu partition), states {sorted(states)}")
+    assert states == {"COMPLETED"} and {r["Account"] for r in rows} == {ACCOUNT}, rows
+    assert gpu_jobs and all("gres/gpu=1" in r["AllocTRES"] for r in gpu_jobs), gpu_jobs
+    # every job Snakemake ran, except its local rules, went through sbatch
+    local_rules = {"all", "split", "dataset"}
+    stats = {}
+    for line in log.split("Job stats:")[1].split("\n\n")[0].splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            stats[m.group(1)] = int(m.group(2))
+    assert len(rows) == sum(n for rule, n in stats.items() if rule not in local_rules), (stats, len(rows))
+
+    compared = 0
+    for pattern in COMPARED:
+        for a in sorted(local.glob(pattern)):
+            xa, xb = _arrays(a), _arrays(cluster / a.relative_to(local))
+            assert xa.keys() == xb.keys()
+            for k in xa:
+                if xa[k] is not None:
+                    np.testing.assert_array_equal(xa[k], xb[k], err_msg=f"{a.relative_to(local)}:{k}")
+            compared += 1
+    assert compared >= 40
+    models = sorted(local.glob("results/models/*/*/model.pt"))
+    assert len(models) == 4
+    for a in models:
+        assert a.read_bytes() == (cluster / a.relative_to(local)).read_bytes(), a.relative_to(local)
+    for a in sorted(local.glob("results/eval/*/*.json")):
+        b = cluster / a.relative_to(local)
+        assert json.loads(a.read_text())["results"] == json.loads(b.read_text())["results"], a

@@ -49,7 +49,8 @@ def job_counts(stdout: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("tiny"))
-    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml")
+    # ~5 min alone on 2 cores; next to the other xdist worker's tests up to ~15 min
+    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", timeout=1800)
     assert res.returncode == 0, res.stderr[-4000:]
     return work
 
@@ -185,11 +186,13 @@ def _write_glassbench(root: Path, n: int = 256) -> None:
 
 
 def test_glassbench_source_runs_learning_rules(tmp_path):
+    """GlassBench files in place of simulation: import, graphs, training, evaluation. (Ablations
+    off: with them the test cost 8 min of CI, and the tiny DAG tests them on simulated data.)"""
     work = copy_workflow(tmp_path)
     _write_glassbench(work / "gb")
     (work / "gb.yaml").write_text(
         "data: {source: glassbench, path: gb, times: {'0.50': [0.108, 0.3, 1, 3, 10, 30, 100, 300, 1000, 6860]}}\n"
-        "inputs: {positions: inherent}\nexperiments: {enabled: false}\n"
+        "inputs: {positions: inherent}\nexperiments: {enabled: false}\nablations: {enabled: false}\n"
         "temperatures: [0.44, 0.50]\nsamples: 5\nsplit: {validation: 1, test: 2}\n"
         "training: {models: [ridge], sets: [[0.44], [0.50]]}\n"
     )
@@ -215,11 +218,14 @@ def _arrays(path: Path) -> dict:
 
 
 def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
-    """Same config and seeds: a second run of the tiny DAG gives bit-identical data and models."""
+    """Same config and seeds: a second run of the tiny DAG gives bit-identical data and models.
+    (The second run leaves out ablations and experiments, which change none of the files compared:
+    it costs half the CPU time.)"""
     import numpy as np
 
     other = copy_workflow(tmp_path)
-    res = snakemake(other, "--cores", "2", "--configfile", "presets/tiny.yaml")
+    (other / "lean.yaml").write_text("ablations: {enabled: false}\nexperiments: {enabled: false}\n")
+    res = snakemake(other, "--cores", "2", "--configfile", "presets/tiny.yaml", "lean.yaml", timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     patterns = ["results/md/*/*/equilibrated.gsd", "results/md/*/*/iso_b*.npz", "results/propensity/*/*.npz",
                 "results/graphs/*/*.npz", "results/dynamics/*.npz"]
@@ -250,7 +256,8 @@ def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     model = other / "results/models/se3gnn/T0.80/model.pt"
     before = model.read_bytes()
     model.unlink()
-    res = snakemake(other, str(model.relative_to(other)), "--cores", "2", "--configfile", "presets/tiny.yaml")
+    res = snakemake(other, str(model.relative_to(other)), "--cores", "2", "--configfile", "presets/tiny.yaml",
+                    "lean.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
     assert model.read_bytes() == before
     assert "finished" in (other / "logs/train/se3gnn_T0.80.log").read_text()

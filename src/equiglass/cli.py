@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -77,6 +78,17 @@ def cmd_graphs(a: argparse.Namespace) -> None:
     from .steps.inputs import step_graph
 
     step_graph(_settings(a.settings), a.input, a.output)
+
+
+def cmd_manifest(a: argparse.Namespace) -> None:
+    from .files import write_json
+
+    write_json(a.output, {
+        "temperature": a.temperature,
+        "part": a.part,
+        "inputs": a.inputs,
+        "files": [{"path": f, "bytes": os.path.getsize(f)} for f in a.files],
+    })
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -272,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="configuration (GSD)")
     s.add_argument("--output", required=True, help="graph .npz")
     s.set_defaults(func=cmd_graphs)
+
+    s = sub.add_parser("manifest", help="dataset manifest: the graph and propensity files of one part")
+    s.add_argument("--output", required=True, help="manifest .json")
+    s.add_argument("--temperature", type=float, required=True, help="temperature (LJ units)")
+    s.add_argument("--part", required=True, help="train, validation, test or train-first<n>")
+    s.add_argument("--inputs", required=True, help="model-input variant")
+    s.add_argument("files", nargs="*", help="the files of the part")
+    s.set_defaults(func=cmd_manifest)
 
     s = sub.add_parser("train", help="train one model family")
     s.add_argument("--settings", **S)

@@ -394,20 +394,6 @@ def dataset(inputs, T, part):
     return f"results/datasets/{inputs}/T{T}_{part}.json"
 
 
-def write_manifest(path, files, T, part, inputs):
-    """A dataset manifest (which files, how large), written to a temporary name and renamed."""
-    manifest = {
-        "temperature": float(T),
-        "part": part,
-        "inputs": inputs,
-        "files": [{"path": f, "bytes": os.path.getsize(f)} for f in files],
-    }
-    tmp = f"{path}.partial"
-    with open(tmp, "w") as fh:
-        json.dump(manifest, fh, indent=1)
-    os.replace(tmp, path)
-
-
 def part_ids(T, part):
     """Samples of a dataset part: train, validation, test, or train-first<n> (the first n training
     configurations: the ablations' and learning curves' subsets)."""

@@ -48,14 +48,11 @@ rule dataset:
         "logs/datasets/{inputs}_T{T}_{part}.log",
     wildcard_constraints:
         part=r"train|validation|test|train-first\d+",
-    run:
-        write_manifest(
-            output[0],
-            input,
-            T=wildcards.T,
-            part=wildcards.part,
-            inputs=wildcards.inputs,
-        )
+    conda:
+        ENVS["analysis"]
+    shell:
+        "python -m equiglass manifest --output {output:q} --temperature {wildcards.T}"
+        " --part {wildcards.part} --inputs {wildcards.inputs:q} {input:q} 2> {log:q}"
 
 
 rule train:
