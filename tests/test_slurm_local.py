@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -332,6 +334,7 @@ rule graphs:
 def _long_training(work: Path, train_cli, epochs: int) -> list[str]:
     """A training of ``epochs`` epochs (patience = epochs: no early stop) as a shell script in
     ``work``, and its arguments; it logs to train.log and checkpoints every epoch."""
+    work.mkdir(exist_ok=True)
     args = train_cli(epochs=epochs, n_layers=2)
     settings = json.loads(args[2])
     settings["training"]["patience"] = epochs
@@ -421,14 +424,21 @@ def test_timeout_is_resubmitted_with_more_time_and_resumes(local_slurm, tmp_path
     workflow's rules) and resumes from the last epoch checkpoint: nothing is recomputed from zero."""
     work = tmp_path / "work"
     work.mkdir()
-    args = _long_training(work, train_cli, epochs=800)  # 0.1-0.3 s an epoch: minutes
+    # an epoch takes 0.07-0.3 s depending on the machine: size the training to ~150 s from a
+    # measured one, so that it surely outlives the first minute and fits the second attempt's 10
+    calibration = _long_training(tmp_path / "calibration", train_cli, epochs=30)
+    assert run_cli(*calibration, "--out-dir", str(tmp_path / "calibration/m"), timeout=600).returncode == 0
+    epoch_s = statistics.median(json.loads((tmp_path / "calibration/m/timing.json").read_text())["epoch_times_s"])
+    epochs = max(300, math.ceil(150 / epoch_s))
+    args = _long_training(work, train_cli, epochs=epochs)
     (work / "Snakefile").write_text(_train_snakefile("lambda wc, attempt: 1 if attempt == 1 else 10"))
     res = _submitting_snakemake(local_slurm, work)
     out, _ = res.communicate(timeout=1200)
     assert res.returncode == 0, out[-5000:]
     rows = _sacct_of_run(local_slurm, out, "JobID,State,Timelimit")
     assert [(r["State"], r["Timelimit"]) for r in rows] == [("TIMEOUT", "00:01:00"), ("COMPLETED", "00:10:00")], rows
-    print(f"TIMEOUT: sacct saw {len(rows)} jobs: {[(r['JobID'], r['State'], r['Timelimit']) for r in rows]}")
+    print(f"TIMEOUT: {epochs} epochs of ~{epoch_s:.2f} s; sacct saw "
+          f"{len(rows)} jobs: {[(r['JobID'], r['State'], r['Timelimit']) for r in rows]}")
     _assert_resumed_and_equal(work, args, tmp_path / "ref")
 
 
