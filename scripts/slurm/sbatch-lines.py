@@ -51,7 +51,8 @@ def touch(path: Path, when: float) -> None:
 
 def make_upstream(work: Path, cfg: dict, model: str, trainset: str, skip_iso: set[tuple[str, str]]) -> None:
     """Empty files for every simulation and graph output (iso files in skip_iso left out), and
-    the trained model of (model, trainset); mtimes in DAG order."""
+    the trained model of (model, trainset); mtimes in DAG order (the model newer than the dataset
+    manifests an earlier Snakemake run wrote)."""
     from equiglass.config import temperature_key
 
     temps = [temperature_key(t) for t in cfg["temperatures"]]
@@ -73,8 +74,9 @@ def make_upstream(work: Path, cfg: dict, model: str, trainset: str, skip_iso: se
                       f"results/graphs/T{T}/s{i:03d}.npz"):
                 touch(work / f, t0 + 3000)
     touch(work / "results/split.json", t0 + 3000)
+    # newest of all: the dataset manifests (a local rule) are written when Snakemake first runs
     for name in ("model.pt", "model.json", "history.csv"):
-        touch(work / f"results/models/{model}/{trainset}/{name}", t0 + 4000)
+        touch(work / f"results/models/{model}/{trainset}/{name}", time.time() + 60)
 
 
 def fake_bin(where: Path, log: Path) -> Path:
