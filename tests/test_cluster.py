@@ -113,9 +113,16 @@ def test_every_rule_declares_a_conda_env():
 
 
 def test_plan_prints_gpu_hours(tmp_path):
-    work = copy_workflow(tmp_path)
+    """`equiglass plan` only dry-runs: it works on a login node whose `python` lacks the science
+    stack (here a `python` on PATH that fails), and an error would show Snakemake's message."""
+    (tmp_path / "work").mkdir()
+    work = copy_workflow(tmp_path / "work")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "python").chmod(0o755)
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env["PATH"] = f"{fake}:{env['PATH']}"
     res = subprocess.run([sys.executable, "-m", "equiglass", "plan", "--configfile", "presets/paper.yaml"], cwd=work,
                          env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
