@@ -8,6 +8,9 @@ CORES ?= 2
 PRESET ?=
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?= -m "not slow" -n 2
+# the fast tests on a real local SLURM (one cluster per machine: serial); skipped with the reason
+# where it cannot be installed (not root, no apt-get)
+SLURM_PYTEST_ARGS ?= -m "slurm and not slow" -p no:xdist -rs
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
@@ -34,14 +37,16 @@ dry-run: $(STAMP)
 test: $(STAMP) lint-workflow
 	$(BIN)/ruff check src tests benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(SLURM_PYTEST_ARGS) tests/test_slurm_local.py
 
 # the workflow: Snakemake's linter and snakefmt (as the snakemake-workflows catalog checks)
 lint-workflow: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/
 
-# a real single-node SLURM on localhost (root; apt-get installs slurm-wlm, slurmdbd, munge and
-# mariadb-server once), the SLURM executor driven for real; skipped where it cannot be installed
+# all tests on a real single-node SLURM on localhost (root; apt-get installs slurm-wlm, slurmdbd,
+# munge and mariadb-server once), including the slow ones: TIMEOUT resume, the tiny preset
+# through profiles/slurm (~20 min); skipped where it cannot be installed
 test-slurm: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist -rP tests/test_slurm_local.py
 

@@ -16,9 +16,10 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `slurm` start a real SLURM cluster on this machine (root, apt-get; see
-    tests/test_slurm_local.py): they run only when a -m expression names them (make test-slurm:
-    -m slurm) and are skipped otherwise, so that `make test` (-m "not slow"), `make test-all` and
-    a plain `pytest` never install packages or start daemons, with no change to their -m."""
+    tests/test_slurm_local.py): they run only when a -m expression names them (`make test` runs
+    -m "slurm and not slow" in a second, serial pytest; `make test-slurm` -m slurm) and are skipped
+    otherwise, so that the parallel pytest of `make test` (-m "not slow"), `make test-all` and a
+    plain `pytest` never install packages or start daemons, with no change to their -m."""
     if "slurm" in (config.getoption("markexpr", "") or ""):
         return
     skip = pytest.mark.skip(reason="starts a local SLURM cluster: run with -m slurm "

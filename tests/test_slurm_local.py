@@ -3,12 +3,14 @@ limits, GPU GRES, a small workflow through snakemake-executor-plugin-slurm, the 
 profile uses, and a training job that stops at its time budget (exit 75) and is resubmitted by
 Snakemake's retries until it finishes.
 
-Run with `make test-slurm` (pytest -m slurm -p no:xdist): the session fixture installs SLURM
+`make test` runs the fast ones (pytest -m "slurm and not slow" -p no:xdist, ~4 min), `make
+test-slurm` all of them (pytest -m slurm -p no:xdist): the session fixture installs SLURM
 (apt-get, root) and starts munged, MariaDB, slurmdbd, slurmctld and slurmd, and stops them at the
 end; without -m slurm these tests are skipped (tests/conftest.py). Also: a training cancelled
 with scancel and one SLURM ends at its walltime (TIMEOUT), each resubmitted by the SLURM profile's
 retries and resumed from its epoch checkpoint, and the tiny preset through `--profile
-profiles/slurm` with results equal to a local run. About 16 minutes on 2 cores, not part of CI.
+profiles/slurm` with results equal to a local run (the last two marked slow). All of them: about
+20 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -418,6 +420,7 @@ def test_scancel_is_resubmitted_and_resumes_from_the_checkpoint(local_slurm, tmp
     _assert_resumed_and_equal(work, args, tmp_path / "ref")
 
 
+@pytest.mark.slow  # minutes: make test-slurm, not make test
 def test_timeout_is_resubmitted_with_more_time_and_resumes(local_slurm, tmp_path, train_cli):
     """A training that outlives its walltime (1 min on the first attempt) is ended by SLURM
     (TIMEOUT); the retry asks for more time (runtime grows with the attempt, as in the
@@ -452,6 +455,7 @@ COMPARED = ["results/md/*/*/equilibrated.gsd", "results/md/*/*/iso_b*.npz", "res
             "results/graphs/*/*.npz", "results/dynamics/*.npz"]
 
 
+@pytest.mark.slow  # minutes: make test-slurm, not make test
 def test_tiny_preset_through_the_slurm_profile(local_slurm, tmp_path):
     """The tiny preset's main DAG (simulation, propensities, graphs, training, evaluation, tables,
     figures; ablations and experiments off) through `--profile profiles/slurm` as a cluster user
