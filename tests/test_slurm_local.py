@@ -463,7 +463,7 @@ def test_tiny_preset_through_the_slurm_profile(local_slurm, tmp_path):
     every non-local job is a SLURM job in sacct, and data arrays, model weights and evaluations
     equal those of a local run (`--cores 2`)."""
     import numpy as np
-    from test_workflow import _arrays, copy_workflow, snakemake
+    from test_workflow import _arrays, copy_workflow, job_counts, snakemake
 
     (tmp_path / "local").mkdir()
     (tmp_path / "cluster").mkdir()
@@ -493,11 +493,7 @@ def test_tiny_preset_through_the_slurm_profile(local_slurm, tmp_path):
     assert gpu_jobs and all("gres/gpu=1" in r["AllocTRES"] for r in gpu_jobs), gpu_jobs
     # every job Snakemake ran, except its local rules, went through sbatch
     local_rules = {"all", "split", "dataset"}
-    stats = {}
-    for line in log.split("Job stats:")[1].split("\n\n")[0].splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            stats[m.group(1)] = int(m.group(2))
+    stats = job_counts(log)
     assert len(rows) == sum(n for rule, n in stats.items() if rule not in local_rules), (stats, len(rows))
 
     compared = 0
