@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import copy_workflow, job_counts
+from test_workflow import copy_workflow, fake_python, job_counts
 
 from conftest import REPO
 
@@ -47,7 +47,6 @@ def test_paper_dry_run_on_slurm_profile(tmp_path):
 
 def test_fake_sbatch_receives_resources(tmp_path):
     """Submissions through the SLURM plugin carry account, partition, runtime, memory, CPUs and GPUs."""
-    (tmp_path / "w").mkdir()
     work = copy_workflow(tmp_path / "w")
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -115,12 +114,8 @@ def test_every_rule_declares_a_conda_env():
 def test_plan_prints_gpu_hours(tmp_path):
     """`equiglass plan` only dry-runs: it works on a login node whose `python` lacks the science
     stack (here a `python` on PATH that fails), and an error would show Snakemake's message."""
-    (tmp_path / "work").mkdir()
     work = copy_workflow(tmp_path / "work")
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "python").write_text("#!/bin/sh\nexit 1\n")
-    (fake / "python").chmod(0o755)
+    fake = fake_python(tmp_path / "bin")
     env = dict(os.environ)
     env["PATH"] = f"{fake}:{env['PATH']}"
     res = subprocess.run([sys.executable, "-m", "equiglass", "plan", "--configfile", "presets/paper.yaml"], cwd=work,

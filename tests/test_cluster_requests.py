@@ -18,7 +18,6 @@ from conftest import REPO
 def dry_run(tmp_path: Path, gpus: str, extra: str = "") -> dict[str, list[dict[str, str]]]:
     """rule -> the resources of each of its jobs, from a dry run with ``EQUIGLASS_GPUS=gpus``
     (``--cores 64``: threads as an allocation would give them, not capped by this machine)."""
-    (tmp_path / "w").mkdir()
     work = copy_workflow(tmp_path / "w")
     (work / "overlay.yaml").write_text("md: {engine: auto, device: auto}\n" + extra)
     env = dict(os.environ)

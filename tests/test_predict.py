@@ -330,7 +330,6 @@ def test_workflow_predict_rule_dry_run(tmp_path, liquid):
     """`predict.inputs` adds the predict and figure jobs for the model of the first training set."""
     from test_workflow import copy_workflow, job_counts, snakemake
 
-    (tmp_path / "wf").mkdir()
     work = copy_workflow(tmp_path / "wf")
     write_gsd(work / "mine.gsd", liquid)
     (work / "pred.yaml").write_text("predict: {inputs: [mine.gsd]}\n")

@@ -465,8 +465,6 @@ def test_tiny_preset_through_the_slurm_profile(local_slurm, tmp_path):
     import numpy as np
     from test_workflow import _arrays, copy_workflow, job_counts, snakemake
 
-    (tmp_path / "local").mkdir()
-    (tmp_path / "cluster").mkdir()
     local = copy_workflow(tmp_path / "local")
     (local / "lean.yaml").write_text(LEAN)
     res = snakemake(local, "--cores", "2", "--configfile", "presets/tiny.yaml", "lean.yaml", timeout=1800)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
 
 
 def copy_workflow(dest: Path) -> Path:
+    """The workflow's files copied into ``dest`` (made if missing); returns ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         src = REPO / name
         if src.is_dir():
@@ -34,6 +37,16 @@ def copy_workflow(dest: Path) -> Path:
         else:
             shutil.copy(src, dest / name)
     return dest
+
+
+def fake_python(bindir: Path, stderr: str = "") -> Path:
+    """A `python` in ``bindir`` that fails (printing ``stderr``), as on a login node without the
+    science stack; returns ``bindir`` to put first on PATH."""
+    bindir.mkdir(parents=True, exist_ok=True)
+    say = f"echo {shlex.quote(stderr)} >&2\n" if stderr else ""
+    (bindir / "python").write_text(f"#!/bin/sh\n{say}exit 1\n")
+    (bindir / "python").chmod(0o755)
+    return bindir
 
 
 def job_counts(stdout: str) -> dict[str, int]:
@@ -151,12 +164,8 @@ def test_bad_config_stops_with_message(tmp_path):
 
 def test_python_on_path_without_dependencies_stops_with_the_fix(tmp_path):
     """Rules run the `python` on PATH: one that lacks the packages stops the DAG build with the fix."""
-    (tmp_path / "w").mkdir()
     work = copy_workflow(tmp_path / "w")
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "python").write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'gsd'\" >&2\nexit 1\n")
-    (fake / "python").chmod(0o755)
+    fake = fake_python(tmp_path / "bin", "ModuleNotFoundError: No module named 'gsd'")
     env = {**os.environ, "PATH": f"{fake}:/usr/bin:/bin"}
     res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=300)
