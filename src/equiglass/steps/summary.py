@@ -181,12 +181,15 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
         lines.append(f"| {m} | {s} | {int(short['n_parameters']):,} | {float(t):.2f} | {cell(short)} | {cell(tau)} |")
     if comparisons:
         lines += ["", "## Paired differences (species A; all rows in tables/comparisons.csv)", "",
+                  "The verdict is the interval's, qualified by how both networks trained (as above); "
+                  "tables/comparisons.csv keeps the interval's verdict alone.", "",
                   "| a − b | test T | unseen | timescale | Δρ [95 % CI] | n | verdict |", "|---|---|---|---|---|---|---|"]
         for r in comparisons:
             if r["species"] == "A" and (r["is_tau_alpha"] or r["timescale"] == _first(comparisons, r)):
                 t = "" if r["test_T"] is None else f"{r['test_T']:.2f}"
+                verdict = qualify(r["verdict"], status.get(r["model_a"]), status.get(r["model_b"]))
                 lines.append(f"| {r['model_a']} − {r['model_b']} | {t} | {'yes' if r['unseen'] else 'no'} | "
-                             f"{r['timescale']} | {_ci(r)} | {r['n_configurations']} | {r['verdict']} |")
+                             f"{r['timescale']} | {_ci(r)} | {r['n_configurations']} | {verdict} |")
     lines += _published(rows, dynamics_jsons or [])
     lines += _ablation_sections(ablations)
     lines += _experiment_sections(generalization_json, transfer_json, interpret)
