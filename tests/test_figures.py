@@ -66,3 +66,23 @@ def test_no_citation_of_the_developers_spec():
             if "SPEC" + ".md" in text:
                 hits.append(str(path.relative_to(REPO)))
     assert not hits, hits
+
+
+def test_rho_vs_time_legend_names_the_published_line(tmp_path, monkeypatch):
+    """The published SE(3) line is drawn on the panel of the nearest temperature only, but the legend
+    (beside the last panel) must still name it."""
+    import json
+
+    from equiglass.figures import pipeline
+
+    results = {t: {"times": [0.1, 1.0], "metrics": {"A": {"pearson": [0.4, 0.3], "pearson_sem": [0.01, 0.02]}}}
+               for t in ("0.60", "0.80")}
+    f = tmp_path / "ridge.json"
+    f.write_text(json.dumps({"model": "ridge", "train_set": "T0.60", "results": results}))
+    drawn = {}
+    monkeypatch.setattr(pipeline, "savefig", lambda fig, output: drawn.setdefault("fig", fig))
+    pipeline.fig_rho_vs_time([str(f)], tmp_path / "rho.png")
+    legend = drawn["fig"].axes[-1].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert any(lab.startswith("published SE(3)-GNN") for lab in labels), labels
+    assert sum("ridge" in lab for lab in labels) == 1  # one entry per curve, not one per panel

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,12 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                        label=f"published SE(3)-GNN at τ_α (A, T={near:.2f}, N=4096)")
         ax.set(title=f"test T = {temp:.2f}", xlabel="t [τ]")
     axes[0][0].set_ylabel("Pearson ρ (per configuration, mean)")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside, not over, the data
+    entries: dict[str, Any] = {}  # every panel's labels (the published line is drawn on one panel only)
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    axes[0][-1].legend(list(entries.values()), list(entries), fontsize=7, loc="center left",
+                       bbox_to_anchor=(1.02, 0.5))  # beside, not over, the data
     if caption:
         add_caption(fig, caption)
     savefig(fig, output)
