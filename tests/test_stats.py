@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 from conftest import REPO
-from equiglass.stats import interval, paired_difference, per_configuration_rho
+from equiglass.stats import (
+    interval,
+    paired_difference,
+    per_configuration_rho,
+    seed_replicated_difference,
+)
 
 
 def test_interval_covers_the_mean_and_shrinks_with_more_configurations():
@@ -31,6 +36,27 @@ def test_pairing_resolves_what_unpaired_intervals_cannot():
     assert paired_difference(b, a).verdict() == "contradicted"
     with pytest.raises(ValueError):
         paired_difference(a, b[:5])
+
+
+def test_seed_to_seed_spread_widens_the_interval():
+    """Model a trained from 3 seeds that land 0.1 apart; on every configuration a beats b by 0.05 on
+    average over seeds. Over configurations alone (seed means) the difference looks decisive; with the
+    seeds resampled too it is not (the seeds disagree by more than the difference)."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.4, 0.05, 20)
+    b = base[None, :]
+    a = base[None, :] + 0.05 + np.array([[0.1], [0.0], [-0.1]]) + rng.normal(0, 0.002, (3, 20))
+    over_configurations = paired_difference(a.mean(axis=0), b[0])
+    both = seed_replicated_difference(a, b)
+    assert over_configurations.verdict() == "supported"
+    assert both.low < 0 < both.high and both.verdict() == "unresolved"
+    assert abs(both.mean - over_configurations.mean) < 1e-12 and both.n == 20
+    # seeds that agree (to 0.002): the same verdict as the paired interval, and as narrow as the seed spread
+    close = base[None, :] + 0.05 + rng.normal(0, 0.002, (3, 20))
+    d1, d2 = seed_replicated_difference(close, b), paired_difference(close.mean(axis=0), b[0])
+    assert d1.verdict() == d2.verdict() == "supported" and d2.half_width <= d1.half_width < 0.002
+    with pytest.raises(ValueError):
+        seed_replicated_difference(a, b[:, :5])
 
 
 def test_per_configuration_rho_by_species():

@@ -270,3 +270,28 @@ def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert model.read_bytes() == before
     assert "finished" in (other / "logs/train/se3gnn_T0.80.log").read_text()
+
+
+def test_seed_replicates_retrain_a_model_of_the_run(tiny_run):
+    """scripts/seed_replicates.py: seed 0 is the run's own model, seed 1 another training; the
+    comparison holds both seeds; a finished set is not retrained; --set needs a --tag."""
+    script = [sys.executable, str(REPO / "scripts/seed_replicates.py"), "--configfile", "presets/tiny.yaml",
+              "--model", "se3gnn", "--trainset", "T0.80", "--seeds", "2", "--jobs", "1"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run(script, cwd=tiny_run, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    out = tiny_run / "results/seed_replicates/se3gnn/T0.80/default"
+    s0, s1 = (json.loads((out / f"s{k}/evaluation.json").read_text()) for k in (0, 1))
+    run = json.loads((tiny_run / "results/eval/se3gnn/T0.80.json").read_text())
+    assert s0 == run and (out / "s1/model.pt").exists()
+    assert s1["results"]["0.80"]["metrics"]["A"]["pearson"] != run["results"]["0.80"]["metrics"]["A"]["pearson"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"]["0"] != summary["seeds"]["1"]
+    rows = [r for r in summary["rows"] if r["b"] == "ridge@T0.80"]
+    assert rows and all(r["seeds_a"] == 2 and r["seeds_b"] == 1 and r["ci_low"] <= r["delta_rho"] <= r["ci_high"]
+                        for r in rows)
+    again = subprocess.run(script, cwd=tiny_run, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "training …" not in again.stdout
+    refused = subprocess.run(script + ["--set", "training.epochs=3"], cwd=tiny_run, env=env, capture_output=True,
+                             text=True, timeout=900)
+    assert refused.returncode != 0 and "--tag" in refused.stderr

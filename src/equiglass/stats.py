@@ -84,6 +84,35 @@ def paired_difference(rho_a: np.ndarray, rho_b: np.ndarray, level: float = 0.95,
     return interval(a - b, level, n_boot, seed)
 
 
+def seed_replicated_difference(rho_a: np.ndarray, rho_b: np.ndarray, level: float = 0.95, n_boot: int = 10_000,
+                               seed: int = 0) -> Interval:
+    """Δρ = ρ(a) − ρ(b) where each model was trained from several seeds: ``rho_a`` (S_a, C) and
+    ``rho_b`` (S_b, C) are per-configuration ρ of every training seed on the same C test
+    configurations (a closed-form model, or one seed: a single row).
+
+    Two-level bootstrap: each draw resamples the test configurations (jointly for a and b: paired)
+    and, independently, each model's seeds, so the interval holds both the configuration-to-
+    configuration spread and the seed-to-seed spread of training. With one seed per model it is
+    :func:`paired_difference`. ``n`` of the result counts configurations."""
+    a, b = np.atleast_2d(np.asarray(rho_a, dtype=float)), np.atleast_2d(np.asarray(rho_b, dtype=float))
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"paired comparison needs the same configurations: {a.shape[1]} vs {b.shape[1]}")
+    n_c = a.shape[1]
+    mean = float(np.nanmean(a) - np.nanmean(b))
+    if n_c < 2:
+        return Interval(mean, float("nan"), float("nan"), n_c, level)
+    rng = np.random.default_rng(seed)
+    conf = rng.integers(0, n_c, size=(n_boot, n_c))
+    sa = rng.integers(0, len(a), size=(n_boot, len(a)))
+    sb = rng.integers(0, len(b), size=(n_boot, len(b)))
+    # mean over resampled seeds of the per-configuration ρ, then over resampled configurations
+    ma = np.nanmean(a[sa], axis=1)  # (n_boot, C): seed-resampled mean per configuration
+    mb = np.nanmean(b[sb], axis=1)
+    diff = np.take_along_axis(ma - mb, conf, axis=1)
+    lo, hi = np.quantile(np.nanmean(diff, axis=1), [(1 - level) / 2, (1 + level) / 2])
+    return Interval(mean, float(lo), float(hi), n_c, level)
+
+
 def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> int:
     """Configurations needed for a paired interval of half-width ``target`` (normal approximation)."""
     d = np.asarray(delta, dtype=float)
@@ -97,4 +126,4 @@ def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> 
 
 
 __all__ = ["Interval", "bootstrap_means", "half_width_needed", "interval", "paired_difference",
-           "per_configuration_rho"]
+           "per_configuration_rho", "seed_replicated_difference"]
