@@ -61,10 +61,11 @@ def workflow_commands(configfiles: list[str], model: str, trainset: str) -> tupl
              for kind in ("train", "evaluate")}
     if None in lines.values():
         sys.exit(f"could not find the train/evaluate commands of {target} in the dry run's output")
-    return tuple(_without_env_and_log(shlex.split(lines[k])) for k in ("train", "evaluate"))
+    return tuple(_runnable_here(shlex.split(lines[k])) for k in ("train", "evaluate"))
 
 
-def _without_env_and_log(tokens: list[str]) -> list[str]:
+def _runnable_here(tokens: list[str]) -> list[str]:
+    """A rule's command line run by this Python, without its VAR=value prefixes and its log redirection."""
     tokens = [sys.executable, *tokens[tokens.index("python") + 1:]]  # this python; no VAR=value prefixes
     return tokens[:tokens.index("2>")] if "2>" in tokens else tokens
 
