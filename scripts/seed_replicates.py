@@ -171,12 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd, seed = replicate_commands(train, evaluate, out, k, args.overrides)
         seeds[k] = seed
         target = out / f"s{k}" / "evaluation.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
         if k == 0 and not args.overrides and pipeline_eval.exists() and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(target) as tmp:  # the workflow's own training: deterministic, reused
                 tmp.write_text(pipeline_eval.read_text())
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
             todo.append((k, cmd))
 
     def run(item: tuple[int, str]) -> None:
