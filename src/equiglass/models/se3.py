@@ -31,7 +31,9 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
 
+from . import cpu_kernel
 from .common import GraphBatch, edge_spherical_harmonics, radial_basis, scatter_sum, select_by_type
+from .cpu_kernel import KernelEdges, KernelPlan, UVUConvolution
 from .fused_tp import FusedUVUTensorProduct
 from .spec import ModelSpec
 
@@ -97,6 +99,7 @@ class EquivariantConv(nn.Module):
         else:
             raise ValueError(f"tp_mode must be 'uvu' or 'fc', got {tp_mode!r}")
         self.fused = FusedUVUTensorProduct(self.tp) if (fused and tp_mode == "uvu") else None
+        self.plan = KernelPlan(self.tp) if self.fused is not None else None  # the compiled CPU kernel's layout
         self.radial = FullyConnectedNet(
             [n_basis, radial_hidden, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
         )
@@ -116,6 +119,15 @@ class EquivariantConv(nn.Module):
         else:
             agg = scatter_sum(self.tp(h[src], edge_sh, w), dst, x.shape[0])
         agg = agg / self.avg_neighbors**0.5
+        return self.skip(x) + self.gate(self.lin2(agg))
+
+    def forward_kernel(self, x: torch.Tensor, edges: KernelEdges) -> torch.Tensor:
+        """The same layer on the compiled CPU kernel (:mod:`.cpu_kernel`): radial weights per
+        undirected pair, messages summed without per-edge tensors. x (N, irreps_in.dim) float32."""
+        h = self.lin1(x)
+        w = self.radial(edges.basis)  # (P, weight_numel): equal for both directions of a pair
+        agg = UVUConvolution.apply(h[:, self.plan.x_index], w, edges.coupling(self.plan), edges.pairs, self.plan)
+        agg = agg[:, self.plan.out_index] / self.avg_neighbors**0.5
         return self.skip(x) + self.gate(self.lin2(agg))
 
 
@@ -164,6 +176,7 @@ class SE3GNN(nn.Module):
         super().__init__()
         self.n_outputs, self.n_types = n_outputs, n_types
         self.checkpoint = bool(checkpoint)
+        self.use_cpu_kernel = True
         self.l_max, self.cutoff, self.n_basis = l_max, float(cutoff), n_basis
         ms = mul if mul_scalar is None else mul_scalar
         self.embed = nn.Embedding(n_types, ms)
@@ -197,13 +210,45 @@ class SE3GNN(nn.Module):
         r = vec.norm(dim=-1)
         return edge_spherical_harmonics(vec, self.l_max), radial_basis(r, self.cutoff, self.n_basis)
 
-    def features(self, batch: GraphBatch, edge_feats: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[torch.Tensor]:
+    def kernel_usable(self, vec: torch.Tensor) -> bool:
+        """Whether the compiled CPU kernel can run this model on these bond vectors."""
+        return (self.use_cpu_kernel and vec.device.type == "cpu" and vec.dtype == torch.float32
+                and not vec.requires_grad and all(layer.plan is not None for layer in self.layers)
+                and self.embed.weight.dtype == torch.float32 and cpu_kernel.library() is not None)
+
+    def edge_geometry(self, src: torch.Tensor, dst: torch.Tensor, vec: torch.Tensor, n_nodes: int,
+                      couplings: bool = True) -> KernelEdges | tuple[torch.Tensor, torch.Tensor]:
+        """What the layers read of a graph's geometry (no gradient): per undirected pair for the
+        CPU kernel (:class:`KernelEdges`, with every layer's couplings if ``couplings``), else the
+        per-edge (spherical harmonics, radial basis)."""
+        with torch.no_grad():
+            pairs = cpu_kernel.pair_geometry(src, dst, vec, n_nodes) if self.kernel_usable(vec) else None
+            if pairs is None:
+                return self.edge_features(vec)
+            edges = KernelEdges(pairs, *self.edge_features(pairs.vec), {})
+            if couplings:
+                for layer in self.layers:
+                    edges.coupling(layer.plan)
+            return edges
+
+    def features(self, batch: GraphBatch, edge_feats: KernelEdges | tuple[torch.Tensor, torch.Tensor] | None = None
+                 ) -> list[torch.Tensor]:
         """Node features after the embedding and after each layer: list of (N, dim_k)."""
-        sh, basis = edge_feats if edge_feats is not None else self.edge_features(batch.vec)
+        if edge_feats is None:
+            edge_feats = self.edge_geometry(batch.src, batch.dst, batch.vec, batch.n_nodes, couplings=False)
         x = self.embed(batch.types)
         if self.extra is not None and batch.extra is not None:
             x = x + self.extra(batch.extra)
         feats = [x]
+        if isinstance(edge_feats, KernelEdges):
+            for layer in self.layers:
+                if self.checkpoint and torch.is_grad_enabled():
+                    x = torch.utils.checkpoint.checkpoint(layer.forward_kernel, x, edge_feats, use_reentrant=False)
+                else:
+                    x = layer.forward_kernel(x, edge_feats)
+                feats.append(x)
+            return feats
+        sh, basis = edge_feats
         cache: dict = {}  # geometry couplings shared by all layers, computed before any layer runs
         for layer in self.layers:
             if layer.fused is not None:
@@ -256,17 +301,32 @@ def _hparams(hp: dict, context: dict) -> dict:
     return out
 
 
+COUPLING_CACHE_BYTES = 2 * 2**30  # couplings kept per training sample up to this total (else recomputed)
+
+
 def _forward(model: SE3GNN, batch: GraphBatch, samples, cache: dict | None) -> torch.Tensor:
-    """With ``cache``, each sample's edge spherical harmonics and radial bases are computed once."""
+    """With ``cache``, each sample's geometry (pairs, spherical harmonics, radial bases and, within
+    :data:`COUPLING_CACHE_BYTES`, the couplings) is computed once."""
     if cache is None:
         return model(batch)
     parts = []
     for s in samples:
         if id(s) not in cache:
-            with torch.no_grad():
-                vec = torch.tensor(s.graph.vec, dtype=torch.float32, device=batch.vec.device)
-                cache[id(s)] = model.edge_features(vec)
+            g = s.graph
+            dev = batch.vec.device
+            vec = torch.tensor(g.vec, dtype=torch.float32, device=dev)
+            src, dst = torch.as_tensor(g.src, device=dev), torch.as_tensor(g.dst, device=dev)
+            kept = cache.get("_coupling_bytes", 0)
+            geo = model.edge_geometry(src, dst, vec, s.n, couplings=kept < COUPLING_CACHE_BYTES)
+            if isinstance(geo, KernelEdges):
+                cache["_coupling_bytes"] = kept + sum(m.numel() * 4 for m in geo.couplings.values())
+            cache[id(s)] = geo
         parts.append(cache[id(s)])
+    if isinstance(parts[0], KernelEdges):
+        edges = cpu_kernel.concat_edges(parts, [s.n for s in samples])
+        if len(parts) > 1 or not parts[0].couplings:
+            edges = KernelEdges(edges.pairs, edges.sh, edges.basis, dict(edges.couplings))  # never grow the cache
+        return model(batch, edges)
     return model(batch, (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])))
 
 
