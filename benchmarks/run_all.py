@@ -2,11 +2,13 @@
 
     python benchmarks/run_all.py                   # full (~25 min on 2 shared cores)
     python benchmarks/run_all.py --quick           # tiny sizes, smoke test (< 2 min)
-    python benchmarks/run_all.py --only md,graphs  # a subset of: md, iso, graphs, train
+    python benchmarks/run_all.py --only md,graphs  # a subset of: md, iso, graphs, roofline, train
 
 Sections: ``md`` (engines, skin scan, pipeline overhead), ``iso`` (iso-configurational replicas,
-1 vs 2 processes), ``graphs`` (freud vs numpy, graph cost vs an epoch), ``train`` (GNN
-training/inference graphs/s and peak memory, fused vs e3nn reference, torch.compile, profile).
+1 vs 2 processes), ``graphs`` (freud vs numpy, graph cost vs an epoch), ``roofline`` (one SE(3)
+training step per component against this machine's peaks; the compiled CPU kernel vs the PyTorch
+path vs e3nn, N = 1000 and 4096, 1 and 2 threads), ``train`` (GNN training/inference graphs/s
+and peak memory, fused vs e3nn reference, torch.compile, profile).
 Every comparison is measured in the same run (interleaved, repeated, medians): on a shared
 machine read the ratios, not the absolute times. HOOMD/OpenMM are timed when importable.
 """
@@ -26,9 +28,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-SECTIONS = ("md", "iso", "graphs", "train")
+SECTIONS = ("md", "iso", "graphs", "roofline", "train")
 TITLES = {"md": "MD engines", "iso": "Iso-configurational replicas", "graphs": "Graphs and descriptors",
-          "train": "GNN training and inference"}
+          "roofline": "SE(3) training step: roofline and the compiled CPU kernel", "train": "GNN training and inference"}
 
 
 def render(results: dict) -> str:
