@@ -103,7 +103,7 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
             if band is not None:
                 t, lo, hi, reps = band
                 ax.fill_between(t, lo, hi, lw=0, **CEILING_STYLE[species],
-                                label=f"noise ceiling {species} ({reps} replicas; Spearman 1904)")
+                                label=f"noise ceiling {species} ({reps} replicas)")
         for e in evals:
             res = e["results"].get(f"{temp:.2f}")
             if res is None:
