@@ -171,8 +171,9 @@ def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_jso
 
     Writes ``output`` (.npz: propensity (n_t, N), stderr, times, types, temperature, metadata;
     halves (2, n_t, N) and half_replicas (2,): the labels of the even- and odd-index replicas,
-    for the split-half check of :mod:`equiglass.ceiling`, where the iso files keep them) and a GSD copy of the starting configuration with the propensities as per-particle log
-    fields (``output`` with suffix .gsd), viewable in OVITO.
+    for the split-half check of :mod:`equiglass.ceiling`, where the iso files keep them) and a
+    GSD copy of the starting configuration with the propensities as per-particle log fields
+    (``output`` with suffix .gsd), viewable in OVITO.
     """
     t_start = time.perf_counter()
     dj = read_json(dynamics_json)
