@@ -90,6 +90,7 @@ def test_replica_checkpoint_of_the_same_run_resumes(tmp_path, liquid_256):
     full = isoconfigurational(liquid_256, 1.0, 2.0, [0, 1], md, seed=5, checkpoint=ck)
     clean = isoconfigurational(liquid_256, 1.0, 2.0, [0, 1], md, seed=5)
     np.testing.assert_array_equal(full.sum1, clean.sum1)
+    np.testing.assert_array_equal(full.even_sum1, clean.even_sum1)  # checkpoints keep the halves exactly
     assert load_iso(ck).n_replicas == 2  # resumed, not restarted: replica 0 was kept
     other = liquid_256.wrapped()
     other.positions = other.positions.copy()

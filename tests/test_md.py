@@ -162,3 +162,9 @@ def test_iso_sums_merge_and_roundtrip(monkeypatch, tmp_path):
     np.testing.assert_allclose(merged.sum1, all4.sum1, rtol=1e-12)
     np.testing.assert_allclose(merged.sum4, all4.sum4, rtol=1e-12)
     assert sorted(merged.replicas.tolist()) == [0, 1, 2, 3]
+    # the even-replica sums (split-half of the noise ceiling) merge too; files keep them as float32
+    np.testing.assert_allclose(merged.even_sum1, all4.even_sum1, rtol=1e-6)
+    np.testing.assert_allclose(merged.even_sum2, all4.even_sum2, rtol=1e-6)
+    solo = isoconfigurational(state, 1.0, 1.0, [0], md, seed=9)
+    np.testing.assert_array_equal(a.even_sum1, solo.sum1)  # batch [0, 1]: replica 0 is its even half
+    assert not np.array_equal(all4.even_sum1, all4.sum1 / 2)

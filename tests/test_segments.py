@@ -102,7 +102,7 @@ def test_iso_job_stops_at_its_budget_and_continues_bit_for_bit(tmp_path, liquid_
     ref = tmp_path / "ref.npz"
     assert run_cli(*args, "--output", str(ref)).returncode == 0
     a, b = load_iso(out), load_iso(ref)
-    for key in ("sum1", "sum2", "sum4", "fs", "msd", "seeds", "energy_drift", "replicas"):
+    for key in ("sum1", "sum2", "sum4", "fs", "msd", "seeds", "energy_drift", "replicas", "even_sum1", "even_sum2"):
         np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
 
 

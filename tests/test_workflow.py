@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -87,6 +88,18 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     assert all(len(row) == len(it["layers"][1]["features"]) for row in it["layers"][1]["correlation"])
     summary = (work / "results/summary.md").read_text()
     assert "Transfer learning" in summary and "published" in summary.lower()
+    # the noise ceiling of the test labels (4 replicas in 2 batches), with its split-half check, everywhere
+    import csv
+
+    for r in csv.DictReader(open(work / "results/tables/metrics.csv")):
+        ceil, split = float(r["ceiling"]), float(r["ceiling_split_half"])
+        assert 0 < ceil < 1 and 0 <= split <= 1 and r["n_replicas"] == "4", r
+        assert float(r["ceiling_32_replicas"]) > float(r["ceiling_16_replicas"]) > ceil
+        if r["pearson"] not in ("", "nan"):
+            assert float(r["rho_over_ceiling"]) == pytest.approx(float(r["pearson"]) / ceil)
+    assert "## Noise ceiling" in summary and "**Replicas needed**" in summary
+    with np.load(next(work.glob("results/propensity/T0.80/*.npz"))) as p:
+        assert p["halves"].shape == (2, *p["propensity"].shape) and p["half_replicas"].tolist() == [2, 2]
     assert "## The paper's claims on our data" in summary and "**unresolved" in summary
     # paired comparisons with intervals, and the ablations the study preset runs, exercised at tiny scale
     comp = (work / "results/tables/comparisons.csv").read_text().splitlines()

@@ -3,7 +3,9 @@
 From one equilibrated configuration, R replicas with fresh Maxwell–Boltzmann velocities at T run
 in NVE; unwrapped displacements |r_i(t) − r_i(0)| are recorded on a log-spaced time grid and
 summed over replicas (:class:`IsoSums`), so batches of replicas run anywhere combine into one
-ensemble. Times in τ, displacements in σ_AA.
+ensemble. The sums over the replicas of even index are kept too (``even_sum1``, ``even_sum2``):
+with the totals they give two disjoint halves of the ensemble, for the split-half check of the
+propensity's reliability (:mod:`equiglass.ceiling`). Times in τ, displacements in σ_AA.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class IsoSums:
 
     times : (n_t,) [τ]; sum1/sum2/sum4 : (n_t, N) sums over replicas of |Δr|, |Δr|², |Δr|⁴;
     fs, msd : (R, n_t, 2) per replica and species (A, B); seeds : (R,); energy_drift : (R,)
-    relative total-energy drift of each NVE replica.
+    relative total-energy drift of each NVE replica; replicas : (R,) replica indices;
+    even_sum1/even_sum2 : (n_t, N) sums of |Δr|, |Δr|² over the replicas of even index only
+    (None in files written before they were kept).
     """
 
     times: np.ndarray
@@ -59,10 +63,17 @@ class IsoSums:
     seeds: np.ndarray
     energy_drift: np.ndarray
     replicas: np.ndarray
+    even_sum1: np.ndarray | None = None
+    even_sum2: np.ndarray | None = None
 
     @property
     def n_replicas(self) -> int:
         return len(self.seeds)
+
+    @property
+    def has_halves(self) -> bool:
+        """Whether the even-index sums are there (files written before they were kept lack them)."""
+        return self.even_sum1 is not None and self.even_sum2 is not None
 
 
 def iso_replica(
@@ -134,6 +145,7 @@ def isoconfigurational(
         sum1=np.zeros((n_t, n)), sum2=np.zeros((n_t, n)), sum4=np.zeros((n_t, n)),
         fs=np.zeros((0, n_t, 2)), msd=np.zeros((0, n_t, 2)),
         seeds=np.zeros(0, np.int64), energy_drift=np.zeros(0), replicas=np.zeros(0, np.int64),
+        even_sum1=np.zeros((n_t, n)), even_sum2=np.zeros((n_t, n)),
     )
     ckpt = Path(checkpoint) if checkpoint else None
     # a replica's result depends on these only (its velocity seed is derived from `seed` and its index)
@@ -150,6 +162,8 @@ def isoconfigurational(
             elif accept(ckpt, meta.get("signature"), signature, label):
                 if not set(old.replicas.tolist()) <= set(replicas):
                     discard(ckpt, f"it holds replicas {old.replicas.tolist()} outside this batch {replicas}", label)
+                elif not old.has_halves:
+                    discard(ckpt, "it predates the even-replica sums", label)
                 else:
                     sums = old
                     print(f"[{label}] resuming: {old.n_replicas} replicas already done", file=sys.stderr, flush=True)
@@ -163,6 +177,9 @@ def isoconfigurational(
         sums.sum1 += disp
         sums.sum2 += disp**2
         sums.sum4 += disp**4
+        if r % 2 == 0:  # the two halves of the ensemble: even and odd replica indices
+            sums.even_sum1 += disp
+            sums.even_sum2 += disp**2
         fs = np.stack([self_intermediate_scattering(disp[:, types == a]).mean(axis=1) for a in (0, 1)], -1)
         msd = np.stack([(disp[:, types == a] ** 2).mean(axis=1) for a in (0, 1)], -1)
         sums.fs = np.concatenate([sums.fs, fs[None]])
@@ -171,7 +188,7 @@ def isoconfigurational(
         sums.energy_drift = np.append(sums.energy_drift, drift)
         sums.replicas = np.append(sums.replicas, r)
         if ckpt is not None:
-            save_iso(ckpt, sums, types, {"checkpoint": True, "signature": signature})
+            save_iso(ckpt, sums, types, {"checkpoint": True, "signature": signature}, exact_halves=True)
         rep.update(sums.n_replicas, fs_A_last=float(fs[-1, 0]), drift=drift)
 
     if workers > 1 and len(todo) > 1 and trajectory is None:
@@ -239,23 +256,34 @@ def _run_parallel(todo: list[int], add, args: tuple, workers: int, label: str, c
                           "checkpoint saved")
 
 
-def save_iso(path: str | Path, sums: IsoSums, types: np.ndarray, metadata: dict[str, Any]) -> None:
+def save_iso(path: str | Path, sums: IsoSums, types: np.ndarray, metadata: dict[str, Any],
+             exact_halves: bool = False) -> None:
+    """Write ``sums`` (.npz). The even-replica sums are stored as float32 (they only feed a
+    correlation; this keeps the file 1/3 larger instead of 2/3), float64 with ``exact_halves``
+    (checkpoints, so that a resumed batch ends bit for bit where an uninterrupted one does)."""
     import json
 
+    halves = {}
+    if sums.has_halves:
+        dtype = np.float64 if exact_halves else np.float32
+        halves = {"even_sum1": sums.even_sum1.astype(dtype), "even_sum2": sums.even_sum2.astype(dtype)}
     save_npz(
         path,
         times=sums.times, sum1=sums.sum1, sum2=sums.sum2, sum4=sums.sum4, fs=sums.fs, msd=sums.msd,
         seeds=sums.seeds, energy_drift=sums.energy_drift, replicas=sums.replicas, types=types,
-        metadata=json.dumps(metadata, default=str),
+        metadata=json.dumps(metadata, default=str), **halves,
     )
 
 
 ISO_KEYS = ("times", "sum1", "sum2", "sum4", "fs", "msd", "seeds", "energy_drift", "replicas", "types")
+HALF_KEYS = ("even_sum1", "even_sum2")
 
 
 def load_iso(path: str | Path) -> IsoSums:
+    """Read a batch file; the even-replica sums are None where the file predates them."""
     data = load_npz(path, required=ISO_KEYS)
-    return IsoSums(**{k: data[k] for k in ISO_KEYS if k != "types"})
+    halves = {k: data[k].astype(np.float64) for k in HALF_KEYS if k in data}
+    return IsoSums(**{k: data[k] for k in ISO_KEYS if k != "types"}, **halves)
 
 
 def merge_iso(parts: list[IsoSums]) -> IsoSums:
@@ -273,6 +301,8 @@ def merge_iso(parts: list[IsoSums]) -> IsoSums:
         fs=np.concatenate([p.fs for p in parts]), msd=np.concatenate([p.msd for p in parts]),
         seeds=np.concatenate([p.seeds for p in parts]),
         energy_drift=np.concatenate([p.energy_drift for p in parts]), replicas=seen,
+        even_sum1=sum(p.even_sum1 for p in parts) if all(p.has_halves for p in parts) else None,
+        even_sum2=sum(p.even_sum2 for p in parts) if all(p.has_halves for p in parts) else None,
     )
 
 

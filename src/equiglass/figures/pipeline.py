@@ -58,14 +58,52 @@ def fig_dynamics(dynamics_jsons: list[str], output: str | Path, caption: str = "
     savefig(fig, output)
 
 
+CEILING_STYLE = {"A": {"color": "0.55", "alpha": 0.25}, "B": {"color": "0.55", "alpha": 0.12, "hatch": "//"}}
+
+
+def ceiling_band(evals: list[dict[str, Any]], tkey: str, species: str) -> tuple[np.ndarray, ...] | None:
+    """The noise ceiling of test temperature ``tkey`` for ``species`` as a band: (times [τ], low,
+    high, n_replicas), from every evaluation's ``ceiling`` record (the same test labels, so the
+    same ceiling; models trained on some timescales only add their times). The band spans the
+    analytic and the split-half estimate, each ± its standard error over test configurations.
+    None where no evaluation has one."""
+    points: dict[float, tuple[float, float]] = {}
+    reps = None
+    for e in evals:
+        res = e["results"].get(tkey) or {}
+        c = (res.get("ceiling") or {}).get(species)
+        if not c:
+            continue
+        reps = c.get("n_replicas", reps)
+        for k, t in enumerate(res["times"]):
+            ests = [(num(c["ceiling"][k]), num((c.get("ceiling_sem") or [None] * (k + 1))[k]))]
+            ests.append((num((c.get("ceiling_split_half") or [None] * (k + 1))[k]),
+                         num((c.get("ceiling_split_half_sem") or [None] * (k + 1))[k])))
+            lo = [m - (se if math.isfinite(se) else 0.0) for m, se in ests if math.isfinite(m)]
+            hi = [m + (se if math.isfinite(se) else 0.0) for m, se in ests if math.isfinite(m)]
+            if lo:
+                points[float(t)] = (min(lo), min(max(hi), 1.0))
+    if not points:
+        return None
+    times = np.array(sorted(points))
+    return times, np.array([points[t][0] for t in times]), np.array([points[t][1] for t in times]), reps
+
+
 def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: str = "") -> None:
-    """Pearson ρ (mean over test configurations ± bootstrap error) vs t/τ_α, per test T and type."""
+    """Pearson ρ (mean over test configurations ± bootstrap error) vs t/τ_α, per test T and type,
+    under the noise ceiling of the test labels (a band per species, :mod:`equiglass.ceiling`)."""
     evals = [read_json(f) for f in evaluation_jsons]
     temps = sorted({float(t) for e in evals for t in e["results"]})
     fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
     # same colour per model family; the training set with most temperatures drawn solid, others faded
     widest = max((e["train_set"] for e in evals), key=lambda ts: ts.count("+"), default=None)
     for ax, temp in zip(axes[0], temps):
+        for species in ("A", "B"):
+            band = ceiling_band(evals, f"{temp:.2f}", species)
+            if band is not None:
+                t, lo, hi, reps = band
+                ax.fill_between(t, lo, hi, lw=0, **CEILING_STYLE[species],
+                                label=f"noise ceiling {species} ({reps} replicas)")
         for e in evals:
             res = e["results"].get(f"{temp:.2f}")
             if res is None:

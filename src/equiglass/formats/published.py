@@ -51,7 +51,9 @@ class ImportedSample:
     state : configuration (positions wrapped into [-L/2, L/2)); propensity : (n_t, N) or None;
     times : (n_t,) [τ] (NaN where unknown); labels : timescale names; temperature;
     tau_alpha : τ_α [τ] if the dataset defines it (else NaN); source : file; extra : other
-    position sets (e.g. inherent, cage) as (N, 3) arrays.
+    position sets (e.g. inherent, cage) as (N, 3) arrays; replica : stderr (n_t, N), halves
+    (2, n_t, N), half_replicas (2,) and n_replicas from per-trajectory data (NaN at times
+    without it; empty when the dataset keeps replica means only): the noise ceiling's input.
     """
 
     state: State
@@ -63,6 +65,7 @@ class ImportedSample:
     source: str
     kind: str = "displacement"
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    replica: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_shape(arr: np.ndarray, shape: tuple, name: str, path: Path) -> None:
@@ -100,6 +103,7 @@ def read_bapst(path: str | Path) -> ImportedSample:
         raise InputError(f"{p}: time_indices {idx.tolist()} out of range of 'time' ({len(time)} values); {ORIGINAL}")
     is_values = np.asarray(d["is_values"], dtype=np.float64)
     times = time[idx]
+    replica = _bapst_replica_statistics(d, pos, len(idx), p)
     if "targets" in d:
         prop = np.asarray(d["targets"], dtype=np.float64)
         _check_shape(prop, (len(idx), n), "targets", p)
@@ -107,7 +111,7 @@ def read_bapst(path: str | Path) -> ImportedSample:
         traj = d["trajectory_target_positions"]
         if len(traj) != len(idx):
             raise InputError(f"{p}: trajectory_target_positions has {len(traj)} times, expected {len(idx)}; {ORIGINAL}")
-        prop = np.stack([np.linalg.norm(np.asarray(x, dtype=np.float64) - pos[None], axis=-1).mean(0) for x in traj])
+        prop = replica["propensity"]
     else:
         raise InputError(f"{p}: neither 'targets' nor 'trajectory_target_positions' present: no propensities; {ORIGINAL}")
     k_tau = [k for k, v in enumerate(is_values) if abs(v - 1 / math.e) < 1e-3]
@@ -120,7 +124,32 @@ def read_bapst(path: str | Path) -> ImportedSample:
         state=state, propensity=prop, times=times,
         labels=[f"Fs={v:.3g}" for v in is_values], temperature=float(meta["temperature"]),
         tau_alpha=float(times[k_tau[0]]) if k_tau else float("nan"), source=str(p),
+        replica={k: v for k, v in replica.items() if k != "propensity"},
     )
+
+
+def _bapst_replica_statistics(d: dict, pos: np.ndarray, n_times: int, p: Path) -> dict[str, Any]:
+    """Per-particle mean, standard error and half-means of |Δr| over the trajectories of
+    ``trajectory_target_positions`` ([n][n_traj][N, 3], n ≤ n_times: the first n target times,
+    as in the dataset's test file, which keeps the first time only); NaN at the other times."""
+    from ..ceiling import replica_statistics
+
+    traj = d.get("trajectory_target_positions")
+    if traj is None or len(traj) == 0:
+        return {}
+    if len(traj) > n_times:
+        raise InputError(f"{p}: trajectory_target_positions has {len(traj)} times, more than the {n_times} "
+                         f"time_indices; {ORIGINAL}")
+    disp = np.stack([np.linalg.norm(np.asarray(x, dtype=np.float64) - pos[None], axis=-1) for x in traj], 1)
+    stats = replica_statistics(disp)  # disp: (n_traj, n, N)
+    n = disp.shape[2]
+    out: dict[str, Any] = {"half_replicas": stats["half_replicas"], "n_replicas": disp.shape[0],
+                           "propensity": np.full((n_times, n), np.nan), "stderr": np.full((n_times, n), np.nan),
+                           "halves": np.full((2, n_times, n), np.nan)}
+    out["propensity"][: len(traj)] = stats["propensity"]
+    out["stderr"][: len(traj)] = stats["stderr"]
+    out["halves"][:, : len(traj)] = stats["halves"]
+    return out
 
 
 def glassbench_temperature(path: Path) -> str:
@@ -224,6 +253,11 @@ def write_imported(sample: ImportedSample, config_gsd: str | Path, propensity_np
         "units": {"time": "tau", "propensity": "sigma_AA"}, "source_configuration": sample.source,
         **(meta or {}),
     }
-    save_npz(propensity_npz, propensity=sample.propensity, stderr=np.full_like(sample.propensity, np.nan),
+    rep = sample.replica  # per-trajectory statistics where the dataset keeps trajectories (noise ceiling)
+    split = {"halves": rep["halves"], "half_replicas": rep["half_replicas"]} if "halves" in rep else {}
+    if rep:
+        m["n_replicas"] = int(rep["n_replicas"])
+    save_npz(propensity_npz, propensity=sample.propensity,
+             stderr=rep.get("stderr", np.full_like(sample.propensity, np.nan)),
              times=sample.times, types=st.types, temperature=np.float64(sample.temperature),
-             metadata=json.dumps(m, default=str))
+             metadata=json.dumps(m, default=str), **split)

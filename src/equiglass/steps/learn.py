@@ -86,12 +86,14 @@ def _model_columns(model_labels: list[str] | None, data_labels: list[str], tkey:
 
 def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: dict[str, list[tuple[str, str]]],
                   output: str | Path, device: str = "cpu") -> dict[str, Any]:
-    """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale.
+    """Pearson ρ (mean over configurations and pooled), Spearman ρ and MSE per type and timescale,
+    and the ceiling that the test labels' replica noise puts on ρ (:mod:`equiglass.ceiling`).
 
     ``test_pairs`` maps temperature key → (graph, propensity) pairs. Writes ``output`` (.json)
     and the predictions (same name, .npz: one array per test configuration).
     """
     from ..artifact import Predictor
+    from ..ceiling import ceiling_over_configurations
     from ..metrics import evaluate_predictions
     from ..training import pick_device
 
@@ -116,7 +118,8 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
                                        seed=int(settings.get("seed", 0)))
         results[tkey] = {"metrics": metrics, "times": samples[0].times.tolist(),
                          "timescale_labels": samples[0].timescale_labels,
-                         "configurations": [s.name for s in samples]}
+                         "configurations": [s.name for s in samples],
+                         "ceiling": ceiling_over_configurations([p for _, p in pairs], cols)}
         inference_s[tkey] = t_inf
         for s, p in zip(samples, preds):
             arrays[f"T{tkey}/{s.name}/pred"] = p.astype(np.float32)
@@ -145,8 +148,31 @@ def _train_time(model_path: str | Path) -> float | None:
     return read_train_time(Path(model_path).parent)
 
 
+def _finite_or_none(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def ceiling_columns(ceiling: dict[str, Any] | None, species: str, k: int, pearson: Any) -> dict[str, Any]:
+    """metrics.csv's ceiling columns of one (species, timescale k) from an evaluation's ``ceiling``
+    record (:func:`equiglass.ceiling.ceiling_over_configurations`); None where it has none."""
+    from ..ceiling import PROJECTED_REPLICAS, TARGET_CEILING
+
+    c = (ceiling or {}).get(species) or {}
+
+    def at(values: Any) -> float | None:
+        return _finite_or_none(values[k]) if values is not None and k < len(values) else None
+
+    ceil, rho = at(c.get("ceiling")), _finite_or_none(pearson)
+    return {
+        "ceiling": ceil, "ceiling_sem": at(c.get("ceiling_sem")), "ceiling_split_half": at(c.get("ceiling_split_half")),
+        "rho_over_ceiling": rho / ceil if rho is not None and ceil else None, "n_replicas": c.get("n_replicas"),
+        **{f"ceiling_{n}_replicas": at((c.get("projected") or {}).get(str(n))) for n in PROJECTED_REPLICAS},
+        f"replicas_for_ceiling_{TARGET_CEILING:g}": at(c.get("replicas_for_target")),
+    }
+
+
 def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics)."""
+    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics, ceiling)."""
     rows = []
     for ev in evaluations:
         for tkey, res in ev["results"].items():
@@ -161,6 +187,7 @@ def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
                         "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
                         "n_parameters": ev["n_parameters"],
+                        **ceiling_columns(res.get("ceiling"), species, k, m["pearson"][k]),
                     })
     return rows
 
@@ -170,7 +197,7 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
     rows = metrics_rows([read_json(f) for f in evaluation_jsons])
     write_csv(output_csv, rows)
     md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | 95 % CI | pooled ρ | "
-          "params |", "|---|---|---|---|---|---|---|---|---|---|"]
+          "ceiling [split-half] | ρ/ceiling | params |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def f(x: Any, spec: str) -> str:
         return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
@@ -178,7 +205,8 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
         md.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {r['type']} | {r['timescale']} | "
                   f"{f(r['time'], '.3g')} | {f(r['pearson'], '.3f')} ± {f(r['pearson_sem'], '.3f')} | "
                   f"[{f(r['pearson_ci_low'], '.3f')}, {f(r['pearson_ci_high'], '.3f')}] | "
-                  f"{f(r['pearson_pooled'], '.3f')} | {r['n_parameters']} |")
+                  f"{f(r['pearson_pooled'], '.3f')} | {f(r['ceiling'], '.3f')} [{f(r['ceiling_split_half'], '.3f')}] | "
+                  f"{f(r['rho_over_ceiling'], '.2f')} | {r['n_parameters']} |")
     with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(md) + "\n")
     return rows

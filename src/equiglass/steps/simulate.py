@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import dynamics as dyn
+from ..ceiling import iso_halves
 from ..config import temperature_key
 from ..equilibration import equilibrate, phase_averages
 from ..files import InputError, atomic_path, load_npz, read_json, save_npz, write_json
@@ -168,9 +169,11 @@ def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_jso
                     config_gsd: str | Path, output: str | Path) -> dict[str, Any]:
     """Per-particle propensities at the target times of ``dynamics_json``.
 
-    Writes ``output`` (.npz: propensity (n_t, N), stderr, times, types, temperature, metadata)
-    and a GSD copy of the starting configuration with the propensities as per-particle log
-    fields (``output`` with suffix .gsd), viewable in OVITO.
+    Writes ``output`` (.npz: propensity (n_t, N), stderr, times, types, temperature, metadata;
+    halves (2, n_t, N) and half_replicas (2,): the labels of the even- and odd-index replicas,
+    for the split-half check of :mod:`equiglass.ceiling`, where the iso files keep them) and a
+    GSD copy of the starting configuration with the propensities as per-particle log fields
+    (``output`` with suffix .gsd), viewable in OVITO.
     """
     t_start = time.perf_counter()
     dj = read_json(dynamics_json)
@@ -193,8 +196,12 @@ def step_propensity(settings: dict[str, Any], iso_files: list[str], dynamics_jso
         "source_configuration": str(config_gsd),
         "provenance": provenance("propensity", settings, time.perf_counter() - t_start),
     }
+    halves = iso_halves(sums, idx, kind)
+    split = {} if halves is None else {"halves": halves[0], "half_replicas": halves[1]}
+    meta["split_half"] = ("halves: means over the replicas of even and of odd index" if halves is not None else
+                          "none: the iso files predate the even-replica sums")
     save_npz(output, propensity=values, stderr=err, times=sums.times[idx], types=state.types,
-             temperature=np.float64(dj["temperature"]), metadata=json.dumps(meta))
+             temperature=np.float64(dj["temperature"]), metadata=json.dumps(meta), **split)
     # per-particle fields where OVITO reads them: log/particles/<name>
     state.log = {f"particles/propensity_{k}": values[k].astype(np.float32) for k in range(len(idx))}
     state.log["equiglass/times"] = sums.times[idx]

@@ -166,8 +166,10 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
                   "a network that did neither is *unresolved* (the table above says which).", ""]
         lines += [f"- {describe(t)}" for t in trained]
     lines += ["", "## Every model (species A)", "",
-              "| model | train set | params | test T | ρ at the shortest time [95 % CI] | ρ at τ_α [95 % CI] |",
-              "|---|---|---|---|---|---|"]
+              "ρ/ceiling: the fraction of the noise ceiling reached (next section).", "",
+              "| model | train set | params | test T | ρ at the shortest time [95 % CI] | ρ at τ_α [95 % CI] "
+              "| ρ/ceiling (shortest, τ_α) |",
+              "|---|---|---|---|---|---|---|"]
     by_key: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
         if r["type"] == "A":
@@ -178,7 +180,9 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
         def cell(r: dict[str, Any]) -> str:
             return f"{_f(float(r['pearson']))} [{_f(_num(r['pearson_ci_low']))}, {_f(_num(r['pearson_ci_high']))}]"
 
-        lines.append(f"| {m} | {s} | {int(short['n_parameters']):,} | {float(t):.2f} | {cell(short)} | {cell(tau)} |")
+        lines.append(f"| {m} | {s} | {int(short['n_parameters']):,} | {float(t):.2f} | {cell(short)} | {cell(tau)} "
+                     f"| {_f(_num(short.get('rho_over_ceiling')), '.2f')}, {_f(_num(tau.get('rho_over_ceiling')), '.2f')} |")
+    lines += ceiling_section(rows)
     if comparisons:
         lines += ["", "## Paired differences (species A; all rows in tables/comparisons.csv)", "",
                   "The verdict is the interval's, qualified by how both networks trained (as above); "
@@ -201,6 +205,75 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
 
 def _num(x: str | None) -> float:
     return float(x) if x not in (None, "") else float("nan")
+
+
+def _replicas_sentence(cells: dict[tuple[str, str], dict[str, dict[str, Any]]],
+                       order: list[tuple[str, str]]) -> list[str]:
+    """"More replicas would raise the A ceiling at τ_α from … to …", one clause per test T."""
+    from ..ceiling import PROJECTED_REPLICAS, TARGET_CEILING
+
+    parts = []
+    for key in order:
+        a = cells[key].get("A")
+        if a is None or key[1] not in ("Fs=0.368", "1tau_a") or not math.isfinite(_num(a.get("ceiling"))):
+            continue
+        proj = ", ".join(f"{_f(_num(a.get(f'ceiling_{n}_replicas')), '.2f')} with {n}" for n in PROJECTED_REPLICAS)
+        need = _num(a.get(f"replicas_for_ceiling_{TARGET_CEILING:g}"))
+        parts.append(f"T = {key[0]}: {_f(_num(a.get('ceiling')), '.2f')} with {_f(_num(a.get('n_replicas')), '.0f')} "
+                     f"replicas → {proj}; {TARGET_CEILING:g} needs ≈ {_f(math.ceil(need) if math.isfinite(need) else need, '.0f')}")
+    return [f"**Replicas needed** (A, at τ_α): {'; '.join(parts)}."] if parts else []
+
+
+def ceiling_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The noise ceiling per test T and timescale (metrics.csv's ceiling columns), the best model
+    against it, and what more replicas would buy (Spearman–Brown projection)."""
+    from ..ceiling import PROJECTED_REPLICAS, TARGET_CEILING
+
+    cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    order: list[tuple[str, str]] = []
+    for r in rows:
+        key = (f"{float(r['test_T']):.2f}", r["timescale"])
+        if key not in cells:
+            cells[key] = {}
+            order.append(key)
+        best = cells[key].get(r["type"])
+        if best is None or _num(r["pearson"]) > _num(best["pearson"]) or not math.isfinite(_num(best["pearson"])):
+            cells[key][r["type"]] = r
+    if not any(math.isfinite(_num(r.get("ceiling"))) for r in rows):
+        return ["", "## Noise ceiling", "", "Not available: the test propensities carry no replica-level data (the "
+                "published GlassBench files keep replica means only), or the evaluations predate the ceiling."]
+    proj = " | ".join(f"A: ceiling at R = {n}" for n in PROJECTED_REPLICAS)
+    lines = ["", "## Noise ceiling: the best ρ the labels allow", "",
+             "Each label is a mean over R replicas, so it carries replica noise; no prediction of the true "
+             "propensity can correlate with it better than the ceiling sqrt(1 − ⟨se²⟩/var p) per configuration "
+             "(se: the replica standard error of each particle; Spearman's correction for attenuation, Am. J. "
+             "Psychol. 15, 72 (1904)), averaged over the test configurations like ρ. Check: the split-half "
+             "estimate (labels of the even- and odd-index replicas correlated, stepped up to R replicas by "
+             "Spearman–Brown, Br. J. Psychol. 3 (1910)). More replicas raise it as projected by Spearman–Brown "
+             f"from the single-replica reliability r₁; the last column: replicas for a ceiling of {TARGET_CEILING:g}.",
+             "", *_replicas_sentence(cells, order),
+             "", f"| test T | timescale | R | A: ceiling ± se [split-half] | A: best ρ (model) | A: ρ/ceiling | "
+             f"B: ceiling [split-half] | B: ρ/ceiling | {proj} | A: R for {TARGET_CEILING:g} |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(PROJECTED_REPLICAS) + "---|"]
+    for key in order:
+        a, b = cells[key].get("A"), cells[key].get("B")
+        if a is None:
+            continue
+        reps = _num(a.get("n_replicas"))
+        need = _num(a.get(f"replicas_for_ceiling_{TARGET_CEILING:g}"))
+        bcell = (f"{_f(_num(b.get('ceiling')))} [{_f(_num(b.get('ceiling_split_half')))}] | "
+                 f"{_f(_num(b.get('rho_over_ceiling')), '.2f')}") if b else "– | –"
+        lines.append(
+            f"| {key[0]} | {key[1]} | {_f(reps, '.0f')} | {_f(_num(a.get('ceiling')))} ± {_f(_num(a.get('ceiling_sem')))} "
+            f"[{_f(_num(a.get('ceiling_split_half')))}] | {_f(_num(a['pearson']))} ({a['model']}, {a['train_set']}) | "
+            f"{_f(_num(a.get('rho_over_ceiling')), '.2f')} | {bcell} | "
+            + " | ".join(_f(_num(a.get(f"ceiling_{n}_replicas"))) for n in PROJECTED_REPLICAS)
+            + f" | {_f(math.ceil(need) if math.isfinite(need) else need, '.0f')} |")
+    lines += ["", "The ceiling at R' replicas is the mean over test configurations of each configuration's "
+              "projection (r₁ from its own reliability); the replicas for the target use the mean r₁. Both assume "
+              "replicas independent and alike (they are: fresh Maxwell–Boltzmann velocities). The ρ(t) figure "
+              "draws the ceiling as a band."]
+    return lines
 
 
 def _published(rows: list[dict[str, Any]], dynamics_jsons: list[str]) -> list[str]:
