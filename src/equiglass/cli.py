@@ -155,7 +155,8 @@ def cmd_plan(a: argparse.Namespace) -> None:
     import subprocess
 
     from .config import load_config, samples_at
-    from .plan import describe_rates, format_plan, gpus_requestable, measured_rates, plan
+    from .plan import gpus_requestable
+    from .plan_totals import describe_rates, format_plan, measured_rates, plan
 
     files = ["config.yaml", *a.configfile]
     cfg = load_config(*files)
