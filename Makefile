@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
 
-.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install
+.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install docs
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ test-all: $(STAMP)
 
 lint: $(STAMP) lint-workflow
 	$(BIN)/ruff check src tests benchmarks
+
+# the configuration reference, generated from the schema and the rules (a test fails when it is stale)
+docs: $(STAMP)
+	$(BIN)/python -m equiglass config-reference -o docs/configuration.md
 
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run_all.py

@@ -11,7 +11,10 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
+include: "workflow/rules/config.smk"
+include: "workflow/rules/paths.smk"
+include: "workflow/rules/cluster.smk"
+include: "workflow/rules/targets.smk"
 
 
 if SOURCE == "simulate":

@@ -204,7 +204,7 @@ def test_no_gpu_anywhere_means_no_gpu_request(paper, monkeypatch):
 
 
 def test_plan_costs_every_learning_rule(paper):
-    from equiglass import plan as P
+    from equiglass import plan_totals as P
 
     counts = {"train": 20, "evaluate": 20, "ablation_train": 29, "ablation_evaluate": 29, "transfer": 1,
               "interpret": 1, "isoconfigurational": 2000, "graphs": 2000}

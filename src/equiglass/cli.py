@@ -155,7 +155,8 @@ def cmd_plan(a: argparse.Namespace) -> None:
     import subprocess
 
     from .config import load_config, samples_at
-    from .plan import describe_rates, format_plan, gpus_requestable, measured_rates, plan
+    from .plan import gpus_requestable
+    from .plan_totals import describe_rates, format_plan, measured_rates, plan
 
     files = ["config.yaml", *a.configfile]
     cfg = load_config(*files)
@@ -181,6 +182,14 @@ def cmd_plan(a: argparse.Namespace) -> None:
           f"{cfg['samples']} configurations per T; walltimes <= {cfg['cluster']['max_runtime']:g} min")
     print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
     print(format_plan(plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])))
+
+
+def cmd_config_reference(a: argparse.Namespace) -> None:
+    from .config_reference import write
+
+    text = write(Path(a.repo), Path(a.output) if a.output else None)
+    if not a.output:
+        print(text)
 
 
 def cmd_settings(a: argparse.Namespace) -> None:
@@ -378,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("wildcards", nargs="*", metavar="NAME=VALUE", help="e.g. T=0.60 s=000 b=00, model=se3gnn trainset=T0.60")
     s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
     s.set_defaults(func=cmd_settings)
+
+    s = sub.add_parser("config-reference", help="the configuration reference (Markdown): every key's type, unit, "
+                       "default and the rules it re-runs")
+    s.add_argument("-o", "--output", help="file to write (docs/configuration.md); default: print it")
+    s.add_argument("--repo", default=".", help="the checkout whose config.yaml and workflow/rules are read")
+    s.set_defaults(func=cmd_config_reference)
 
     s = sub.add_parser("check-config", help="validate configuration files (merged in order)")
     s.add_argument("files", nargs="+")

@@ -32,8 +32,9 @@ from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, apply_model_inputs, target_statistics, to_batch
 from .devices import check_budget
 from .files import InputError, write_json
-from .metrics import evaluate_predictions, pearson_columns
+from .metrics import evaluate_predictions
 from .provenance import derive_seed
+from .stats import pearson_columns
 from .timescales import aligned
 from .training import sample_arrays
 

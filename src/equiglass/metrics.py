@@ -2,12 +2,14 @@
 
 Two conventions exist: the *mean over configurations* of the per-configuration ρ (the
 GlassBench tables, e.g. the EIGNN repository's results/pcc_mean_0XX.csv) and a single *pooled* ρ over all test particles; both are reported.
+Pearson and Spearman ρ and the bootstrap intervals themselves are :mod:`equiglass.stats`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+
+from .stats import interval, pearson_columns, spearman_columns
 
 TAU_ALPHA_LABELS = ("Fs=0.368", "1tau_a")  # F_s = 1/e (Bapst et al.'s time index 9), or t = 1 τ_α
 
@@ -18,24 +20,6 @@ def tau_alpha_index(labels: list[str]) -> int:
         if lab in TAU_ALPHA_LABELS:
             return k
     return len(labels) // 2
-
-
-def pearson_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pearson ρ of each column: (M, K), (M, K) → (K,); NaN for constant columns or M < 2."""
-    pred = np.asarray(pred, dtype=np.float64)
-    true = np.asarray(true, dtype=np.float64)
-    if pred.shape[0] < 2:
-        return np.full(pred.shape[1], np.nan)
-    p = pred - pred.mean(axis=0)
-    t = true - true.mean(axis=0)
-    den = np.sqrt((p * p).sum(axis=0) * (t * t).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (p * t).sum(axis=0) / den, np.nan)
-
-
-def spearman_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of each column: (M, K), (M, K) → (K,)."""
-    return pearson_columns(rankdata(pred, axis=0), rankdata(true, axis=0))
 
 
 def bootstrap_sem(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -75,8 +59,6 @@ def evaluate_predictions(
             continue
         rho_a, rs_a = np.array(rho), np.array(rs)
         pa, ta = np.concatenate(p_all), np.concatenate(t_all)
-        from .stats import interval
-
         cis = [interval(rho_a[:, k], seed=seed) for k in range(rho_a.shape[1])]
         out[names[a]] = {
             "pearson": np.nanmean(rho_a, axis=0).tolist(),

@@ -16,10 +16,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from .metrics import pearson_columns
+from scipy.stats import rankdata
 
 SPECIES = {"A": 0, "B": 1}
+
+
+def pearson_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Pearson ρ of each column: (M, K), (M, K) → (K,); NaN for constant columns or M < 2."""
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if pred.shape[0] < 2:
+        return np.full(pred.shape[1], np.nan)
+    p = pred - pred.mean(axis=0)
+    t = true - true.mean(axis=0)
+    den = np.sqrt((p * p).sum(axis=0) * (t * t).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (p * t).sum(axis=0) / den, np.nan)
+
+
+def spearman_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of each column: (M, K), (M, K) → (K,)."""
+    return pearson_columns(rankdata(pred, axis=0), rankdata(true, axis=0))
 
 
 def per_configuration_rho(preds: Sequence[np.ndarray], trues: Sequence[np.ndarray], types: Sequence[np.ndarray],
@@ -126,4 +143,4 @@ def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> 
 
 
 __all__ = ["Interval", "bootstrap_means", "half_width_needed", "interval", "paired_difference",
-           "per_configuration_rho", "seed_replicated_difference"]
+           "pearson_columns", "per_configuration_rho", "seed_replicated_difference", "spearman_columns"]

@@ -26,12 +26,12 @@ from .checkpoints import accept, discard, fingerprint
 from .dataset import Sample, target_statistics, to_batch
 from .devices import check_budget
 from .files import atomic_path, write_csv, write_json
-from .metrics import pearson_columns
 from .models import registry
 from .models.common import count_parameters
 from .progress import Reporter
 from .provenance import derive_seed
 from .settings import TrainSettings
+from .stats import pearson_columns
 
 
 class TrainingDiverged(RuntimeError):

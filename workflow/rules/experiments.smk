@@ -1,5 +1,5 @@
 # The paper's experiments: generalization, transfer learning, interpretability; results/summary.md.
-# Rules exist only with experiments.enabled (targets and helpers in common.smk).
+# Rules exist only with experiments.enabled (targets in targets.smk, helpers in config.smk and paths.smk).
 
 
 if EXP["enabled"]:

@@ -1,6 +1,6 @@
 # Predictions of a trained model on configurations listed in `predict.inputs` (equiglass predict).
 # Outputs: results/predictions/<name>.gsd/.csv/.json and results/figures/predictions_<name>.png.
-# `snakemake predictions` makes them; PREDICT_TARGETS (common.smk) lists them.
+# `snakemake predictions` makes them; PREDICT_TARGETS (targets.smk) lists them.
 
 
 rule predict:

