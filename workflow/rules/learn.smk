@@ -8,6 +8,7 @@ rule graphs:
         "results/graphs/T{T}/s{s}.npz",
     log:
         "logs/graphs/T{T}_s{s}.log",
+    priority: 10
     conda:
         ENVS["learn"]
     resources:
@@ -68,6 +69,8 @@ rule train:
         "logs/train/{model}_{trainset}.log",
     benchmark:
         "results/benchmarks/train/{model}_{trainset}.tsv"
+    # the longest chain: started as soon as its data exist, before any ablation training
+    priority: 20
     retries: train_retries()
     conda:
         ENVS["learn"]

@@ -39,7 +39,7 @@ import torch
 from e3nn import o3
 
 SOURCE = Path(__file__).with_name("csrc") / "uvu_tp.c"
-_FLAGS = (["-O3", "-march=native", "-std=c99", "-shared", "-fPIC"], ["-O3", "-std=c99", "-shared", "-fPIC"])
+_FLAGS = (["-O3", "-march=native", "-std=c99", "-ffp-contract=fast", "-shared", "-fPIC"], ["-O3", "-std=c99", "-shared", "-fPIC"])
 _STATE: dict = {}
 
 
