@@ -252,6 +252,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if data.get("source", "simulate") != "simulate":
         if not data.get("path"):
             problems.append(f"data.path is required when data.source = {data['source']} (the dataset folder)")
+    if (data.get("fetch") or {}).get("url") and data.get("source") != "glassbench":
+        problems.append(f"data.fetch.url downloads GlassBench only, but data.source = {data.get('source')}: "
+                        "set data.source: glassbench or data.fetch.url: null")
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -65,10 +65,10 @@ def _imported_samples():
     run needs NumPy; simulated runs do not.
     """
     from equiglass.files import InputError
-    from equiglass.formats.published import scan_dataset
+    from equiglass.formats.published import plan_dataset
 
-    try:
-        found = scan_dataset(SOURCE, config["data"]["path"])
+    try:  # GlassBench not yet under data.path: named by its layout, downloaded (glassbench.smk)
+        found, fetch = plan_dataset(config, TEMPS)
     except InputError as err:
         raise WorkflowError(str(err)) from None
     missing = [T for T in TEMPS if T not in found]
@@ -105,11 +105,11 @@ def _imported_samples():
             "validation": list(range(k - n_val, k)),
             "test": list(range(k, k + len(test_part))),
         }
-    return files, splits
+    return files, splits, fetch
 
 
 if SOURCE == "simulate":
-    IMPORT_FILES = {}
+    IMPORT_FILES, FETCH_TEMPS = {}, []
     SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
     SPLITS = {
         T: split_samples(
@@ -122,7 +122,7 @@ if SOURCE == "simulate":
         for T in TEMPS
     }
 else:
-    IMPORT_FILES, SPLITS = _imported_samples()
+    IMPORT_FILES, SPLITS, FETCH_TEMPS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
 
 
@@ -613,6 +613,9 @@ def comparison_plan():
         if m != "se3gnn" and ("se3gnn", ts) in TRAIN_JOBS
     ]
     plan = {"models": models, "pairs": pairs, "seed": config["seeds"]["split"]}
+    # ours against the predictions deposited in GlassBench's test files (glassbench.smk)
+    models.update(PUBLISHED_EVALS)
+    pairs += [[f"{m}@{ts}", name] for m, ts in TRAIN_JOBS for name in PUBLISHED_EVALS]
     if ABL["enabled"] and "lmax" in ABL_STUDIES:
         plan.update(
             ablations={"lmax": "results/ablations/ablation_lmax.json"},
