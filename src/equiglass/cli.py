@@ -63,7 +63,7 @@ def cmd_published_predictions(a: argparse.Namespace) -> None:
     for item in a.test:
         parts = item.split(":", 2)
         if len(parts) != 3:
-            raise InputError(f"--test expects T:NAME:FILE (e.g. 0.44:s400:T0.44/test/N4096T0.44_401.npz), got {item!r}")
+            raise InputError(f"--test expects T:NAME:FILE (e.g. 0.44:T0.44/s360:data/T0.44/test/N4096T0.44_401.npz), got {item!r}")
         tests[parts[0]].append((parts[1], parts[2]))
     outputs = dict(_pairs(a.output))
     step_published_predictions(_settings(a.settings), dict(tests), outputs)

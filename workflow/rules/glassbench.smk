@@ -109,7 +109,7 @@ if PUBLISHED_KEYS:
         params:
             settings=S.dumps(S.published_predictions(config)),
             test=[
-                f"{T}:s{s}:{imported_file(T, s)}"
+                f"{T}:T{T}/s{s}:{imported_file(T, s)}"
                 for T in TEMPS
                 for s in ids(T, "test")
             ],

@@ -64,7 +64,8 @@ def step_published_predictions(settings: dict[str, Any], test_files: dict[str, l
     """Score the predictions deposited in GlassBench's test files as this pipeline scores its own.
 
     ``test_files``: temperature key → (configuration name, GlassBench test file) pairs, names as
-    our evaluations give them (``s<id>``), so comparisons pair the same configurations.
+    our evaluations give them (``T0.44/s<id>``, after the graph files), so comparisons pair the
+    same configurations.
     ``outputs``: deposited key (e.g. ``SE3``) → evaluation JSON to write, in the format of
     ``results/eval/*.json`` (species A only: GlassBench scores type A). A key no file holds gets an
     evaluation without results (and a note), so the comparisons skip it.
