@@ -217,7 +217,7 @@ def test_glassbench_preset_downloads_and_compares_with_deposited_predictions(tmp
     (work / "tiny_glassbench.yaml").write_text(
         "# the glassbench preset scaled down to the fixture (N = 256, two temperatures, 4 + 3 files each)\n"
         "system: {n_particles: 256}\ntemperatures: [0.44, 0.64]\nsamples: 4\nsplit: {validation: 1, test: 3}\n"
-        f"data: {{path: gb, fetch: {{url: '{url}/GlassBench.zip', md5: {md5}, size: {archive.stat().st_size}}}}}\n"
+        f"data: {{path: gb, fetch: {{url: '{url}/GlassBench.zip', md5: '{md5}', size: {archive.stat().st_size}}}}}\n"
         "descriptors: {l_values: [4, 6], radial_max: 2.0, coarse_grain_cutoff: 1.5}\n"
         "training: {models: [se3gnn, bapst, ridge], sets: [[0.44], [0.64]], epochs: 2, patience: 2, threads: 1,\n"
         "           model_sets: {se3gnn: [[0.44]], bapst: [[0.44]]}, per_model: {bapst: {epochs: 1, patience: 1}}}\n"
