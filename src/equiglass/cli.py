@@ -56,6 +56,19 @@ def cmd_import(a: argparse.Namespace) -> None:
     step_import(_settings(a.settings), a.input, a.configuration, a.output, a.inherent, a.cage)
 
 
+def cmd_published_predictions(a: argparse.Namespace) -> None:
+    from .steps.published import step_published_predictions
+
+    tests: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item in a.test:
+        parts = item.split(":", 2)
+        if len(parts) != 3:
+            raise InputError(f"--test expects T:NAME:FILE (e.g. 0.44:T0.44/s360:data/T0.44/test/N4096T0.44_401.npz), got {item!r}")
+        tests[parts[0]].append((parts[1], parts[2]))
+    outputs = dict(_pairs(a.output))
+    step_published_predictions(_settings(a.settings), dict(tests), outputs)
+
+
 def cmd_import_dynamics(a: argparse.Namespace) -> None:
     from .steps.published import step_import_dynamics
 
@@ -174,14 +187,23 @@ def cmd_plan(a: argparse.Namespace) -> None:
         if m and m.group(1) not in ("total", "all"):
             counts[m.group(1)] = int(m.group(2))
     sp = cfg["split"]
-    n_train = {"/".join(map(str, s)): sum(samples_at(cfg, t) - sp["validation"] - sp["test"] for t in s)
+    # GlassBench's test configurations are its own test/ folder, not held out of `samples`
+    held_out = 0 if cfg["data"]["source"] == "glassbench" else sp["test"]
+    n_train = {"/".join(map(str, s)): sum(samples_at(cfg, t) - sp["validation"] - held_out for t in s)
                for s in cfg["training"]["sets"]}
     rates = measured_rates(a.benchmarks, cfg) if a.benchmarks else {}
     gpus = gpus_requestable(cfg) if a.gpus == "detect" else a.gpus == "yes"
+    data = ("" if cfg["data"]["source"] == "simulate"
+            else f" ({cfg['data']['source']} data: no MD, {sp['test']} test configurations per T)")
     print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "
-          f"{cfg['samples']} configurations per T; walltimes <= {cfg['cluster']['max_runtime']:g} min")
-    print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
-    print(format_plan(plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])))
+          f"{cfg['samples']} configurations per T{data}; walltimes <= {cfg['cluster']['max_runtime']:g} min")
+    if cfg["data"]["source"] == "simulate":
+        print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
+    rows = plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])
+    print(format_plan(rows))
+    training = [r for r in rows if r["rule"] in ("train", "ablation_train")]
+    print(f"training only (train{', ablation_train' if len(training) > 1 else ''}): "
+          f"{sum(r['gpu_hours'] for r in training):.1f} GPU-hours in {sum(r['jobs'] for r in training)} jobs")
 
 
 def cmd_config_reference(a: argparse.Namespace) -> None:
@@ -271,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inherent", help="GlassBench: also write its inherent positions to this GSD")
     s.add_argument("--cage", help="GlassBench: also write its cage positions to this GSD")
     s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("published-predictions",
+                       help="score the predictions deposited in GlassBench's test files (evaluation JSON per key)")
+    s.add_argument("--settings", **S)
+    s.add_argument("--test", nargs="+", required=True, help="T:NAME:FILE of every test file (NAME as our evaluations)")
+    s.add_argument("--output", nargs="+", required=True, help="KEY:JSON for every deposited key (e.g. SE3:out.json)")
+    s.set_defaults(func=cmd_published_predictions)
 
     s = sub.add_parser("import-dynamics", help="timescales of an imported dataset at one temperature")
     s.add_argument("--settings", **S)

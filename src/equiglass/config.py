@@ -173,9 +173,11 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if d["radial_min"] >= d["radial_max"]:
         problems.append("descriptors.radial_min must be below descriptors.radial_max")
     sp = cfg["split"]
+    # GlassBench's test configurations are its own test/ folder: `samples` counts train/ files only
+    held_out = 0 if cfg.get("data", {}).get("source") == "glassbench" else sp["test"]
     for t in temps:
-        if sp["validation"] + sp["test"] >= samples_at(cfg, t):
-            problems.append(f"split: validation ({sp['validation']}) + test ({sp['test']}) leaves no training "
+        if sp["validation"] + held_out >= samples_at(cfg, t):
+            problems.append(f"split: validation ({sp['validation']}) + test ({held_out}) leaves no training "
                             f"configuration out of {samples_at(cfg, t)} at T={t}: raise samples (or "
                             "samples_by_temperature) or lower the split")
     unknown = [k for k in cfg.get("samples_by_temperature", {}) if temperature_key(float(k)) not in keys]
@@ -252,6 +254,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if data.get("source", "simulate") != "simulate":
         if not data.get("path"):
             problems.append(f"data.path is required when data.source = {data['source']} (the dataset folder)")
+    if (data.get("fetch") or {}).get("url") and data.get("source") != "glassbench":
+        problems.append(f"data.fetch.url downloads GlassBench only, but data.source = {data.get('source')}: "
+                        "set data.source: glassbench or data.fetch.url: null")
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -218,6 +218,12 @@ def import_dynamics(cfg: dict[str, Any], T: str) -> dict[str, Any]:
     return {"source": cfg["data"]["source"], "temperature": float(T)}
 
 
+def published_predictions(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Scoring GlassBench's deposited predictions: its time grids and the bootstrap seed."""
+    return {"source": cfg["data"]["source"], "times": cfg["data"]["times"], "seed": cfg["seeds"]["split"],
+            "keys": list(cfg["data"]["predictions"])}
+
+
 # ------------------------------------------------------------------------------ the command
 def _train_from_wildcards(cfg: dict[str, Any], model: str, trainset: str) -> dict[str, Any]:
     temps = trainset.lstrip("T").split("+")
@@ -241,6 +247,7 @@ STEPS: dict[str, tuple[tuple[str, ...], Any]] = {
     "interpret": ((), interpret),
     "import": (("T",), import_sample),
     "import-dynamics": (("T",), import_dynamics),
+    "published-predictions": ((), published_predictions),
 }
 
 

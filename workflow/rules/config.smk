@@ -68,10 +68,10 @@ def _imported_samples():
     run needs NumPy; simulated runs do not.
     """
     from equiglass.files import InputError
-    from equiglass.formats.published import scan_dataset
+    from equiglass.formats.published import plan_dataset
 
-    try:
-        found = scan_dataset(SOURCE, config["data"]["path"])
+    try:  # GlassBench not yet under data.path: named by its layout, downloaded (glassbench.smk)
+        found, fetch = plan_dataset(config, TEMPS)
     except InputError as err:
         raise WorkflowError(str(err)) from None
     missing = [T for T in TEMPS if T not in found]
@@ -108,11 +108,11 @@ def _imported_samples():
             "validation": list(range(k - n_val, k)),
             "test": list(range(k, k + len(test_part))),
         }
-    return files, splits
+    return files, splits, fetch
 
 
 if SOURCE == "simulate":
-    IMPORT_FILES = {}
+    IMPORT_FILES, FETCH_TEMPS = {}, []
     SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
     SPLITS = {
         T: split_samples(
@@ -125,7 +125,7 @@ if SOURCE == "simulate":
         for T in TEMPS
     }
 else:
-    IMPORT_FILES, SPLITS = _imported_samples()
+    IMPORT_FILES, SPLITS, FETCH_TEMPS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
 
 

@@ -28,7 +28,7 @@ rule figure_dynamics:
 
 rule figure_rho:
     input:
-        EVAL_FILES,
+        EVAL_FILES + list(PUBLISHED_EVALS.values()),  # GlassBench's deposited predictions too
     output:
         png=report(
             "results/figures/rho_vs_time.png",

@@ -34,6 +34,9 @@ def comparison_plan():
         if m != "se3gnn" and ("se3gnn", ts) in TRAIN_JOBS
     ]
     plan = {"models": models, "pairs": pairs, "seed": config["seeds"]["split"]}
+    # ours against the predictions deposited in GlassBench's test files (glassbench.smk)
+    models.update(PUBLISHED_EVALS)
+    pairs += [[f"{m}@{ts}", name] for m, ts in TRAIN_JOBS for name in PUBLISHED_EVALS]
     if ABL["enabled"] and "lmax" in ABL_STUDIES:
         plan.update(
             ablations={"lmax": "results/ablations/ablation_lmax.json"},

@@ -96,7 +96,11 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
     temps = sorted({float(t) for e in evals for t in e["results"]})
     fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
     # same colour per model family; the training set with most temperatures drawn solid, others faded
-    widest = max((e["train_set"] for e in evals), key=lambda ts: ts.count("+"), default=None)
+    widest = max((e["train_set"] for e in evals if not e.get("published")), key=lambda ts: ts.count("+"),
+                 default=None)
+    # predictions deposited with a published dataset (GlassBench's test files): grey shades, dotted
+    deposited = [e["model"] for e in evals if e.get("published")]
+    shades = {m: plt.cm.Greys(0.45 + 0.5 * k / max(len(deposited) - 1, 1)) for k, m in enumerate(deposited)}
     for ax, temp in zip(axes[0], temps):
         for species in ("A", "B"):
             band = ceiling_band(evals, f"{temp:.2f}", species)
@@ -107,6 +111,12 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
         for e in evals:
             res = e["results"].get(f"{temp:.2f}")
             if res is None:
+                continue
+            if e.get("published"):
+                for species, m in res["metrics"].items():
+                    ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]),
+                                marker="x", ls=":", color=shades[e["model"]], capsize=2, ms=4,
+                                label=f"{e['model']} [{e['train_set']} test files, deposited] {species}")
                 continue
             for species, m in res["metrics"].items():
                 ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]), marker=TYPE_MARKERS[species],

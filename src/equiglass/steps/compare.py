@@ -1,8 +1,9 @@
 """Paired comparisons (rule ``compare``): Δρ = ρ(a) − ρ(b) of two models over the same test
 configurations, with 95 % bootstrap intervals, for every pair the summary discusses:
 ``results/tables/comparisons.csv`` (model_a, model_b, train_set, test_T, unseen, species, timescale,
-time, delta_rho, ci_low, ci_high, n_configurations, resolved, verdict). Reads evaluation JSON files
-only (no torch)."""
+time, delta_rho, ci_low, ci_high, n_configurations, resolved, verdict, source: where model_b's
+predictions come from: this pipeline, or a published dataset's deposited predictions such as
+GlassBench's test files). Reads evaluation JSON files only (no torch)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def compare_pair(ev_a: dict[str, Any], ev_b: dict[str, Any], name_a: str, name_b
                     "test_T": float(tkey), "unseen": tkey not in train_t, "species": sp, "timescale": label,
                     "time": times[j], "is_tau_alpha": j == tau_alpha_index(labels_a), "delta_rho": d.mean,
                     "ci_low": d.low, "ci_high": d.high, "n_configurations": d.n, "resolved": d.resolved,
-                    "verdict": d.verdict(),
+                    "verdict": d.verdict(), "source": ev_b.get("source", "this pipeline"),
                 })
     return rows
 
@@ -78,7 +79,8 @@ def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Pat
                          "train_set": plan.get("ablation_set"), "test_T": plan.get("ablation_T"), "unseen": False,
                          "species": "A", "timescale": zero["timescales"][k], "time": None,
                          "is_tau_alpha": tag == "tau_alpha", "delta_rho": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "n_configurations": d.n, "resolved": d.resolved, "verdict": d.verdict()})
+                         "n_configurations": d.n, "resolved": d.resolved, "verdict": d.verdict(),
+                         "source": "this pipeline"})
     write_csv(output_csv, rows)
     write_json(Path(output_csv).with_suffix(".json"), {"rows": rows, "provenance": provenance("compare", plan)})
     if figure:
