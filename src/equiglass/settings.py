@@ -29,12 +29,15 @@ class TrainSettings:
 
     family : model family; hparams : its constructor hyperparameters; epochs : maximum epochs;
     batch_size : graphs per step; lr : Adam learning rate; lr_schedule : ``plateau`` (×0.5 after
-    ``patience``/2 flat epochs), ``cosine`` or ``none``; weight_decay; grad_clip : max gradient norm
+    ``patience``/2 flat epochs), ``cosine`` (per epoch), ``warmup_cosine`` (per step: linear
+    warm-up over ``warmup_epochs``, then cosine to 0 at ``epochs``) or ``none``; weight_decay; grad_clip : max gradient norm
     (0 = off); patience : early-stopping epochs without validation improvement; max_time_s :
     optional wall-time budget [s] (breaks exact reproducibility across machines); seed; threads :
     torch CPU threads; device : ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on
-    CUDA (ignored on the CPU); augment_rotations : random axis permutations and reflections of
-    the edge vectors of graph models (Bapst et al.; the equivariant model needs none);
+    CUDA (ignored on the CPU); augment_rotations : random rotations of the edge vectors of graph
+    models (the equivariant model needs none), from ``rotation_group``: ``axes`` (axis permutations
+    and reflections, the cubic group of Bapst et al.) or ``o3`` (uniform rotations times a random
+    reflection);
     loss_types : species whose squared errors the loss averages (Bapst et al.: ``["A"]``);
     select_by : the checkpoint kept, ``val_loss`` (lowest) or ``val_rho_A`` (highest validation
     Pearson ρ of A; Bapst et al. chose by test correlation); per_timescale : one single-output
@@ -49,6 +52,7 @@ class TrainSettings:
     batch_size: int = 1
     lr: float = 3e-3
     lr_schedule: str = "plateau"
+    warmup_epochs: float = 0.0
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     patience: int = 8
@@ -57,6 +61,7 @@ class TrainSettings:
     threads: int = 2
     device: str = "auto"
     augment_rotations: bool = False
+    rotation_group: str = "axes"
     explode_threshold: float = 1e6
     amp: bool = False
     loss_types: tuple[str, ...] = ("A", "B")

@@ -78,7 +78,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family(
         "bapst", "Bapst GNN", "#1f77b4", "equiglass.models.bapst", "graph", True,
         reference="Bapst et al., Nature Physics 16, 448 (2020); google-deepmind/deepmind-research glassy_dynamics",
-        train_options=("augment_rotations",), rotation_invariant=False,
+        train_options=("augment_rotations", "rotation_group"), rotation_invariant=False,
         # DeepMind's train.py: Adam lr 1e-4 (constant), global-norm clip 1.0, L2 loss on type A, one model
         # per time index; their checkpoint was the best *test* correlation, ours the best validation one
         training={"lr": 1e-4, "lr_schedule": "none", "grad_clip": 1.0, "loss_types": ["A"], "per_timescale": True,
@@ -95,8 +95,17 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                "description": "One decoder output per particle type (false: one decoder for all "
                                               "particles, as DeepMind's)."},
             "augment_rotations": {"type": "boolean", "default": True,
-                                  "description": "Random axis permutations and reflections of the edge vectors during "
-                                                 "training (the cubic group, as DeepMind's apply_random_rotation)."},
+                                  "description": "Random rotations of the edge vectors during training, from "
+                                                 "rotation_group."},
+            "rotation_group": {"enum": ["axes", "o3"], "default": "axes",
+                               "description": "axes: axis permutations and reflections (the cubic group of DeepMind's "
+                                              "apply_random_rotation); o3: uniform rotations and reflections (what a "
+                                              "non-equivariant network on few configurations needs to see)."},
+            "standardize_inputs": {"type": "boolean", "default": False,
+                                   "description": "Scale the inputs to zero mean and unit variance over the training "
+                                                  "data (node type and extras per column; bond vectors by their rms "
+                                                  "component), fixed before training and stored with the model (no "
+                                                  "parameters added)."},
         }),
     Family(
         "descriptor_mlp", "descriptor MLP", "#2ca02c", "equiglass.models.descriptor", "descriptors", True,
