@@ -115,6 +115,7 @@ def validate_schema(cfg: dict[str, Any], source: str = "config") -> dict[str, An
     """Schema validation with defaults filled in; raises ConfigError listing every problem."""
     sch = schema()
     cfg = copy.deepcopy(cfg)
+    apply_recipes(cfg, source)
     _fill_defaults(sch, cfg)
     validator = jsonschema.Draft202012Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
@@ -122,6 +123,36 @@ def validate_schema(cfg: dict[str, Any], source: str = "config") -> dict[str, An
         lines = "\n".join(f"  - {_explain(e, sch)}" for e in errors)
         raise ConfigError(f"invalid configuration in {source}:\n{lines}")
     return cfg
+
+
+def apply_recipes(cfg: dict[str, Any], source: str = "config") -> None:
+    """Expand each family's training recipe (``models.<family>.recipe``, else the family's default)
+    into ``models.<family>`` and ``training.per_model.<family>``, under the keys the configuration
+    sets itself (those win). In place, before schema defaults are filled."""
+    import difflib
+
+    from .models import registry
+
+    for fam in registry.FAMILIES.values():
+        if not fam.recipes:
+            continue
+        models = cfg.setdefault("models", {})
+        hp = models.setdefault(fam.name, {}) if isinstance(models, dict) else {}
+        if not isinstance(hp, dict):
+            continue  # the schema check reports it
+        name = hp.get("recipe", fam.default_recipe)
+        if name not in fam.recipes:
+            close = difflib.get_close_matches(str(name), fam.recipes, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"invalid configuration in {source}: models.{fam.name}.recipe {name!r} is not a "
+                              f"recipe{hint}; choose from {', '.join(fam.recipes)}")
+        hp["recipe"] = name
+        recipe = fam.recipes[name]
+        for key, value in recipe.get("models", {}).items():
+            hp.setdefault(key, copy.deepcopy(value))
+        per_model = cfg.setdefault("training", {}).setdefault("per_model", {}).setdefault(fam.name, {})
+        for key, value in recipe.get("training", {}).items():
+            per_model.setdefault(key, copy.deepcopy(value))
 
 
 def temperature_key(t: float) -> str:

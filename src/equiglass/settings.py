@@ -43,7 +43,8 @@ class TrainSettings:
     Pearson ρ of A; Bapst et al. chose by test correlation); per_timescale : one single-output
     model per timescale (Bapst et al.'s protocol) instead of one multi-output model;
     timescales : train only these timescales (labels such as ``Fs=0.368``; empty: all);
-    ensemble : train this many models from different seeds and average their predictions.
+    ensemble : train this many models from different seeds and average their predictions;
+    recipe : the name of the family's training recipe these settings come from (a label).
     """
 
     family: str = "se3gnn"
@@ -69,6 +70,7 @@ class TrainSettings:
     per_timescale: bool = False
     timescales: tuple[str, ...] = ()
     ensemble: int = 1
+    recipe: str = ""
 
 
 def dumps(settings: dict[str, Any]) -> str:
@@ -170,6 +172,7 @@ def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[st
     from .models import registry
 
     hp = dict(cfg["models"].get(family, {}))
+    recipe = hp.pop("recipe", None)  # expanded into the configuration when it was checked
     tr = {k: v for k, v in cfg["training"].items() if k not in _WHAT_TO_TRAIN}
     tr.update(registry.family(family).training or {})  # the family's published recipe
     tr.update(cfg["training"]["per_model"].get(family, {}))
@@ -177,6 +180,8 @@ def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[st
         if key in hp:
             tr[key] = hp.pop(key)
     temperature_input = bool(tr.pop("temperature_input", False))
+    if recipe:
+        tr["recipe"] = recipe
     return {
         "family": family, "set_name": trainset, "temperatures": [float(t) for t in temperatures],
         "hparams": hp, "seed": derive_seed(cfg["seeds"]["model"], family, trainset), "training": tr,

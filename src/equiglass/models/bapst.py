@@ -167,6 +167,7 @@ def _hparams(hp: dict, context: dict) -> dict:
 
 
 SPEC = ModelSpec(
-    build=lambda n_outputs, hp, n_descriptors=0: BapstGNN(
-        n_outputs=n_outputs, **{**hp, "mlp_sizes": tuple(hp.get("mlp_sizes", (64, 64)))}),
+    build=lambda n_outputs, hp, n_descriptors=0: BapstGNN(  # the recipe is a training choice, not an argument
+        n_outputs=n_outputs, **{**{k: v for k, v in hp.items() if k != "recipe"},
+                                "mlp_sizes": tuple(hp.get("mlp_sizes", (64, 64)))}),
     hparams=_hparams, forward=lambda model, batch, samples, cache: model(batch), setup=standardize_inputs)
