@@ -7,7 +7,8 @@ VENV ?= .venv
 CORES ?= 2
 PRESET ?=
 TORCH_SPEC ?= torch==2.13.0
-PYTEST_ARGS ?= -m "not slow" -n 2
+# loadgroup: the tests of the tiny run (xdist_group "tiny_run") share one worker, so it runs once
+PYTEST_ARGS ?= -m "not slow" -n 2 --dist loadgroup
 # the fast tests on a real local SLURM (one cluster per machine: serial); skipped with the reason
 # where it cannot be installed (not root, no apt-get)
 SLURM_PYTEST_ARGS ?= -m "slurm and not slow" -p no:xdist -rs
@@ -51,7 +52,7 @@ test-slurm: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist -rP tests/test_slurm_local.py
 
 test-all: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP) lint-workflow
 	$(BIN)/ruff check src tests benchmarks

@@ -18,6 +18,9 @@ import pytest
 from conftest import REPO
 
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets", "profiles", "envs"]
+# the tests that read the tiny run (the session fixture `tiny_run` of conftest.py): one xdist worker
+# (`make test`: --dist loadgroup), so that the run is made once
+TINY = pytest.mark.xdist_group("tiny_run")
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -61,15 +64,7 @@ def job_counts(stdout: str) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("tiny"))
-    # ~5 min alone on 2 cores; next to the other xdist worker's tests up to ~15 min
-    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", timeout=1800)
-    assert res.returncode == 0, res.stderr[-4000:]
-    return work
-
-
+@TINY
 def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     work = tiny_run
     metrics = (work / "results/tables/metrics.csv").read_text().splitlines()
@@ -128,6 +123,7 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
             assert f.read_chunk(0, f"log/particles/propensity_{k}").shape == (n,)
 
 
+@TINY
 def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
     work = tiny_run
     res = snakemake(work, "--cores", "1", "--configfile", "presets/tiny.yaml", "--dry-run")
@@ -141,10 +137,38 @@ def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
     assert not {"equilibrate", "isoconfigurational", "propensity", "graphs", "dynamics"} & set(counts)
 
 
-def test_report_is_generated(tiny_run):
-    res = snakemake(tiny_run, "--cores", "1", "--configfile", "presets/tiny.yaml", "--report", "results/report.html")
-    assert res.returncode == 0, res.stderr[-3000:]
-    html = (tiny_run / "results/report.html").read_text(errors="ignore")
+@TINY
+def test_config_reference_names_the_rules_snakemake_reruns(tiny_run, tmp_path):
+    """docs/configuration.md's re-runs against Snakemake's own: after changing a key, every job
+    Snakemake re-runs because its params or input files changed belongs to a listed rule, and every
+    listed rule of the tiny DAG re-runs (directly, or downstream of one that does)."""
+    from equiglass import config_reference
+
+    changes = {"training.epochs": "training: {epochs: 3}", "figures.snapshot_slab": "figures: {snapshot_slab: 3.0}",
+               "experiments.transfer.lr": "experiments: {transfer: {lr: 0.002}}", "seeds.model": "seeds: {model: 5}",
+               "propensity.kind": "propensity: {kind: squared_displacement}"}
+    keys = [e for e in config_reference.entries(config_reference.schema()) if e.key in changes]
+    listed = config_reference.reruns(REPO, keys)
+    res = snakemake(tiny_run, "--dry-run", "--forceall", "--quiet", "rules", "--configfile", "presets/tiny.yaml")
+    in_dag = set(job_counts(res.stdout))
+    for key, overlay in changes.items():
+        (tmp_path / "change.yaml").write_text(overlay + "\n")
+        res = snakemake(tiny_run, "--dry-run", "--configfile", "presets/tiny.yaml", str(tmp_path / "change.yaml"))
+        assert res.returncode == 0, res.stderr[-3000:]
+        direct, rule = set(), None
+        for line in res.stdout.splitlines():
+            if m := re.match(r"^(?:local)?rule (\w+):", line):
+                rule = m.group(1)
+            elif "reason:" in line and ("Params have changed" in line or "Set of input files has changed" in line):
+                direct.add(rule)
+        assert direct, f"{key}: nothing re-runs"
+        assert direct <= set(listed[key]), f"{key}: Snakemake re-runs {sorted(direct - set(listed[key]))} too"
+        assert set(listed[key]) & in_dag <= set(job_counts(res.stdout)), key
+
+
+@TINY
+def test_report_is_generated(tiny_report):
+    html = tiny_report.read_text(errors="ignore")
     assert "dynamics.png" in html and "metrics.csv" in html
 
 
@@ -289,6 +313,7 @@ def _arrays(path: Path) -> dict:
         return {k: z[k] for k in z.files if k != "metadata"}
 
 
+@TINY
 def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     """Same config and seeds: a second run of the tiny DAG gives bit-identical data and models.
     (The second run leaves out ablations and experiments, which change none of the files compared:
@@ -335,6 +360,7 @@ def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     assert "finished" in (other / "logs/train/se3gnn_T0.80.log").read_text()
 
 
+@TINY
 def test_seed_replicates_retrain_a_model_of_the_run(tiny_run):
     """scripts/seed_replicates.py: seed 0 is the run's own model, seed 1 another training; the
     comparison holds both seeds; a finished set is not retrained; --set needs a --tag."""

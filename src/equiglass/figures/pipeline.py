@@ -172,7 +172,7 @@ def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int 
         lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
         ax.plot(lims, lims, color="grey", lw=0.8)
         ax.set(xlabel="true propensity [σ]", ylabel="predicted propensity [σ]",
-               title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}, {labels[k]} (t={res['times'][k]:.3g} τ)")
+               title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}\n{labels[k]} (t={res['times'][k]:.3g} τ)")
         ax.legend(fontsize=8)
     if caption:
         add_caption(fig, caption)
@@ -207,7 +207,7 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
         sizes = np.where(prop["types"][mask] == 0, 60, 35)
         sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=sizes, cmap="viridis", vmin=vmin,
                         vmax=vmax, edgecolors="k", linewidths=0.3)
-        ax.set_aspect("equal")
+        ax.set_aspect("equal", adjustable="datalim")  # fills its slot: colour bar as tall
         ax.set(xlabel="x [σ]", ylabel="y [σ]", title=f"{title}, {labels[k]}")
         fig.colorbar(sc, ax=ax, label="propensity [σ]" if meta.get("kind") == "displacement" else "propensity [σ²]")
     if caption:
