@@ -258,6 +258,10 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
                 problems.append(f"training.per_model.{model}.{k} is not a training setting"
                                 + (f" (did you mean '{close[0]}'?)" if close else f"; allowed: {sorted(allowed)}"))
+        seeds = over.get("seeds", 1)
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 16:
+            problems.append(f"training.per_model.{model}.seeds = {seeds!r}: give a whole number of training "
+                            "replicates from 1 to 16 (as training.seeds)")
     for key, where in (("account", "slurm_account, or export SLURM_ACCOUNT"),
                        ("cpu_partition", "slurm_partition, or export EQUIGLASS_CPU_PARTITION")):
         if cfg.get("cluster", {}).get(key):

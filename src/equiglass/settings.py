@@ -19,8 +19,8 @@ from typing import Any
 from .config import set_name, tau_alpha_guess, temperature_key
 from .seeds import derive_seed
 
-# keys of `training` that say what to train, not how
-_WHAT_TO_TRAIN = ("models", "sets", "model_sets", "per_model")
+# keys of `training` that say what to train, not how (seeds: how many replicates; each gets its own seed)
+_WHAT_TO_TRAIN = ("models", "sets", "model_sets", "per_model", "seeds")
 
 
 @dataclass(frozen=True)
@@ -161,13 +161,34 @@ def inherent(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- learning
-def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str]) -> dict[str, Any]:
+def n_seeds(cfg: dict[str, Any], family: str) -> int:
+    """Training replicates (seeds) of ``family``: ``training.per_model.<family>.seeds``, else
+    ``training.seeds`` (default 1); always 1 for closed-form families (ridge: seed-independent)."""
+    from .models import registry
+
+    if not registry.family(family).gradient:
+        return 1
+    tr = cfg["training"]
+    return int(tr.get("per_model", {}).get(family, {}).get("seeds", tr.get("seeds", 1)))
+
+
+def replicate_seed(seed0: int, replicate: int) -> int:
+    """The training seed of replicate ``replicate`` of a model whose first (replicate 0) is ``seed0``:
+    ``seed0`` itself for replicate 0, else ``derive_seed(seed0, "replicate", replicate)``
+    (as ``scripts/seed_replicates.py`` numbers its replicates)."""
+    return int(seed0) if replicate == 0 else derive_seed(int(seed0), "replicate", int(replicate))
+
+
+def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str],
+          replicate: int = 0) -> dict[str, Any]:
     """Training of ``family`` on the set ``trainset`` (temperatures ``temperatures``).
 
     ``training`` holds the :class:`TrainSettings` fields: the configuration's, then the family's
     own recipe (registry), then ``training.per_model`` overrides, and its training-option
     hyperparameters (e.g. Bapst's augmentation) moved in; ``hparams``
     the constructor hyperparameters; ``inputs`` the model-input record (+ temperature_input).
+    ``replicate`` r ≥ 1 (of ``training.seeds``): the same training from :func:`replicate_seed`
+    (and ``replicate`` recorded); replicate 0 is the model's one training, unchanged.
     """
     from .models import registry
 
@@ -175,19 +196,22 @@ def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[st
     recipe = hp.pop("recipe", None)  # expanded into the configuration when it was checked
     tr = {k: v for k, v in cfg["training"].items() if k not in _WHAT_TO_TRAIN}
     tr.update(registry.family(family).training or {})  # the family's published recipe
-    tr.update(cfg["training"]["per_model"].get(family, {}))
+    tr.update({k: v for k, v in cfg["training"]["per_model"].get(family, {}).items() if k not in _WHAT_TO_TRAIN})
     for key in registry.family(family).train_options:
         if key in hp:
             tr[key] = hp.pop(key)
     temperature_input = bool(tr.pop("temperature_input", False))
     if recipe:
         tr["recipe"] = recipe
-    return {
+    out = {
         "family": family, "set_name": trainset, "temperatures": [float(t) for t in temperatures],
-        "hparams": hp, "seed": derive_seed(cfg["seeds"]["model"], family, trainset), "training": tr,
-        "inputs": {**model_inputs(cfg), "temperature_input": temperature_input},
+        "hparams": hp, "seed": replicate_seed(derive_seed(cfg["seeds"]["model"], family, trainset), replicate),
+        "training": tr, "inputs": {**model_inputs(cfg), "temperature_input": temperature_input},
         "propensity": cfg["propensity"],
     }
+    if replicate:
+        out["replicate"] = int(replicate)
+    return out
 
 
 def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> dict[str, Any]:
@@ -279,4 +303,4 @@ def for_step(cfg: dict[str, Any], step: str, wildcards: dict[str, str]) -> dict[
     return build(cfg, *[values[n] for n in names])
 
 
-__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "train"]
+__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "n_seeds", "replicate_seed", "train"]

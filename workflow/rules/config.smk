@@ -56,6 +56,9 @@ TRAIN_JOBS = [
     (m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))
 ]
 EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
+# training replicates r >= 1 (training.seeds) of each (model, set); replicate 0 is the model above
+SEED_JOBS = [(m, ts, r) for m, ts in TRAIN_JOBS for r in range(1, S.n_seeds(config, m))]
+SEED_EVAL_FILES = [f"results/eval/{m}/{ts}/seed{r}.json" for m, ts, r in SEED_JOBS]
 SPLIT = config["split"]
 EXP = config["experiments"]
 PREDICT = config["predict"]

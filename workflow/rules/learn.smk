@@ -86,7 +86,7 @@ rule train:
         ),
     params:
         settings=lambda w: S.dumps(
-            S.train(config, w.model, w.trainset, SETS[w.trainset])
+            S.train(config, w.model, w.trainset, SETS[w.trainset], replicate(w))
         ),
         train=lambda w: [
             p for T in SETS[w.trainset] for p in pair_args(T, ids(T, "train"))
@@ -94,10 +94,22 @@ rule train:
         val=lambda w: [
             p for T in SETS[w.trainset] for p in pair_args(T, ids(T, "validation"))
         ],
-        out_dir=lambda w: f"results/models/{w.model}/{w.trainset}",
+        out_dir=lambda w: model_dir(w.model, w.trainset, replicate(w)),
     shell:
         "OMP_NUM_THREADS={threads} python -m equiglass train --settings {params.settings:q} --train {params.train} "
         "--val {params.val} --dynamics {input.dynamics} --out-dir {params.out_dir} 2> {log}"
+
+
+# replicate r >= 1 of training.seeds: the same training from a seed derived from r (S.replicate_seed)
+use rule train as train_seed with:
+    output:
+        model="results/models/{model}/{trainset}/seed{r}/model.pt",
+        json="results/models/{model}/{trainset}/seed{r}/model.json",
+        history="results/models/{model}/{trainset}/seed{r}/history.csv",
+    log:
+        "logs/train/{model}_{trainset}_seed{r}.log",
+    benchmark:
+        "results/benchmarks/train/{model}_{trainset}_seed{r}.tsv"
 
 
 rule evaluate:
@@ -127,9 +139,20 @@ rule evaluate:
         "--output {output.json} --device {resources.torch_device} 2> {log}"
 
 
+use rule evaluate as evaluate_seed with:
+    input:
+        model="results/models/{model}/{trainset}/seed{r}/model.pt",
+        test=[dataset(MAIN_INPUTS, T, "test") for T in TEMPS],
+    output:
+        json="results/eval/{model}/{trainset}/seed{r}.json",
+        npz="results/eval/{model}/{trainset}/seed{r}.npz",
+    log:
+        "logs/evaluate/{model}_{trainset}_seed{r}.log",
+
+
 rule table:
     input:
-        EVAL_FILES,
+        EVAL_FILES + SEED_EVAL_FILES,
     output:
         csv=report(
             "results/tables/metrics.csv",

@@ -89,10 +89,26 @@ def ceiling_band(evals: list[dict[str, Any]], tkey: str, species: str) -> tuple[
     return times, np.array([points[t][0] for t in times]), np.array([points[t][1] for t in times]), reps
 
 
+def _seed_mean(seeds: list[dict[str, Any]], tkey: str, species: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """ρ per timescale of one model at test T ``tkey``: (mean, error bar, legend note). One seed: its
+    mean over configurations ± bootstrap error; several (training.seeds): the mean over seeds ± their
+    standard deviation."""
+    rho = np.array([float_array(e["results"][tkey]["metrics"][species]["pearson"]) for e in seeds
+                    if species in e["results"].get(tkey, {}).get("metrics", {})])
+    if len(rho) == 1:
+        m = seeds[0]["results"][tkey]["metrics"][species]
+        return rho[0], float_array(m["pearson_sem"]), ""
+    return np.nanmean(rho, axis=0), np.nanstd(rho, axis=0, ddof=1), f", mean ± sd of {len(rho)} seeds"
+
+
 def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: str = "") -> None:
     """Pearson ρ (mean over test configurations ± bootstrap error) vs t/τ_α, per test T and type,
-    under the noise ceiling of the test labels (a band per species, :mod:`equiglass.ceiling`)."""
+    under the noise ceiling of the test labels (a band per species, :mod:`equiglass.ceiling`).
+    Evaluations of one model from several training seeds: the mean over seeds ± their spread."""
+    from ..metrics import seed_groups
+
     evals = [read_json(f) for f in evaluation_jsons]
+    groups = seed_groups(evals)
     temps = sorted({float(t) for e in evals for t in e["results"]})
     fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
     # same colour per model family; the training set with most temperatures drawn solid, others faded
@@ -108,7 +124,8 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                 t, lo, hi, reps = band
                 ax.fill_between(t, lo, hi, lw=0, **CEILING_STYLE[species],
                                 label=f"noise ceiling {species} ({reps} replicas)")
-        for e in evals:
+        for seeds in groups:
+            e = seeds[0]
             res = e["results"].get(f"{temp:.2f}")
             if res is None:
                 continue
@@ -118,10 +135,11 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                                 marker="x", ls=":", color=shades[e["model"]], capsize=2, ms=4,
                                 label=f"{e['model']} [{e['train_set']} test files, deposited] {species}")
                 continue
-            for species, m in res["metrics"].items():
-                ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]), marker=TYPE_MARKERS[species],
+            for species in res["metrics"]:
+                rho, err, note = _seed_mean(seeds, f"{temp:.2f}", species)
+                ax.errorbar(res["times"], rho, yerr=err, marker=TYPE_MARKERS[species],
                             ls="-" if species == "A" else "--", color=MODEL_COLORS.get(e["model"], "k"),
-                            label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}",
+                            label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}{note}",
                             capsize=2, ms=4, alpha=1.0 if e["train_set"] == widest else 0.45)
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.6)

@@ -131,6 +131,7 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
         "n_parameters": art["info"]["training"]["n_parameters"],
         "train_configurations": art["info"]["training"].get("train_configurations", []),
         "train_time_s": _train_time(model_path),
+        "training_seed": art["info"]["training"].get("seed"),
         "content_hash": art["content_hash"],
         "results": results,
         "provenance": provenance("evaluate", settings, time.perf_counter() - t0, model=str(model_path),
@@ -171,14 +172,49 @@ def ceiling_columns(ceiling: dict[str, Any] | None, species: str, k: int, pearso
     }
 
 
+def _mean(values: list[Any]) -> float | None:
+    """Mean of the finite values (None without any)."""
+    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
+    return sum(v) / len(v) if v else None
+
+
+def _seed_columns(ms: list[dict[str, Any]], k: int, seed: int) -> dict[str, Any]:
+    """metrics.csv's columns of timescale ``k`` of one model trained from several seeds (``ms``: each
+    seed's metrics of one species): the mean over seeds of each metric (pearson: of the per-configuration
+    mean ρ), the two-level bootstrap interval (configurations and seeds) and the spread over seeds."""
+    from ..stats import seed_replicated_interval, seed_spread
+
+    rho = np.array([np.asarray(m["pearson_per_configuration"], dtype=float)[:, k] for m in ms])
+    ci = seed_replicated_interval(rho, seed=seed)
+    per_seed = [m["pearson"][k] for m in ms]
+    return {"pearson": _mean(per_seed), "pearson_sem": _mean([m["pearson_sem"][k] for m in ms]),
+            "pearson_ci_low": ci.low, "pearson_ci_high": ci.high,
+            **{key: _mean([m[key][k] for m in ms]) for key in ("pearson_pooled", "spearman", "mse")},
+            "pearson_seed_std": seed_spread([np.nan if x is None else x for x in per_seed])}
+
+
 def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics, ceiling)."""
+    """Flatten evaluation files into rows (model, train set, T, type, timescale, metrics, ceiling).
+
+    Evaluations of the same model and training set are its training seeds (``training.seeds``):
+    its rows give the mean over seeds (pearson: of the per-configuration mean ρ; pearson_pooled,
+    spearman, mse likewise), pearson_ci_low/high the two-level bootstrap interval over
+    configurations and seeds (:func:`equiglass.stats.seed_replicated_interval`), pearson_sem the
+    mean over seeds of the bootstrap error over configurations, pearson_seed_std the standard
+    deviation over seeds and n_seeds their number. With one seed every column is the evaluation's
+    own (n_seeds 1, no pearson_seed_std)."""
+    from ..metrics import seed_groups
+
     rows = []
-    for ev in evaluations:
+    for seeds in seed_groups(evaluations):
+        ev = seeds[0]
+        boot_seed = int(ev.get("provenance", {}).get("settings", {}).get("seed", 0))
         for tkey, res in ev["results"].items():
             for species, m in res["metrics"].items():
+                ms = [e["results"][tkey]["metrics"][species] for e in seeds
+                      if species in e["results"].get(tkey, {}).get("metrics", {})]
                 for k, label in enumerate(res["timescale_labels"]):
-                    rows.append({
+                    row = {
                         "model": ev["model"], "train_set": ev["train_set"], "test_T": float(tkey),
                         "type": species, "timescale": label, "time": res["times"][k],
                         "pearson": m["pearson"][k], "pearson_sem": m["pearson_sem"][k],
@@ -187,17 +223,22 @@ def metrics_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "pearson_pooled": m["pearson_pooled"][k], "spearman": m["spearman"][k],
                         "mse": m["mse"][k], "n_test_configurations": m["n_configurations"],
                         "n_parameters": ev["n_parameters"],
-                        **ceiling_columns(res.get("ceiling"), species, k, m["pearson"][k]),
-                    })
+                    }
+                    spread = _seed_columns(ms, k, boot_seed) if len(ms) > 1 else {"pearson_seed_std": None}
+                    row.update({key: v for key, v in spread.items() if key != "pearson_seed_std"})
+                    rows.append({**row, **ceiling_columns(res.get("ceiling"), species, k, row["pearson"]),
+                                 "n_seeds": len(ms), "pearson_seed_std": spread["pearson_seed_std"]})
     return rows
 
 
 def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict[str, Any]]:
-    """Comparison table of every model: CSV and a Markdown version (same name, .md)."""
+    """Comparison table of every model (its seeds together: :func:`metrics_rows`): CSV and a Markdown
+    version (same name, .md)."""
     rows = metrics_rows([read_json(f) for f in evaluation_jsons])
     write_csv(output_csv, rows)
     md = ["| model | train set | test T | type | timescale | t [τ] | Pearson ρ (mean ± sem) | 95 % CI | pooled ρ | "
-          "ceiling [split-half] | ρ/ceiling | params |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "ceiling [split-half] | ρ/ceiling | params | seeds (± sd of ρ) |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def f(x: Any, spec: str) -> str:
         return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
@@ -206,7 +247,8 @@ def step_table(evaluation_jsons: list[str], output_csv: str | Path) -> list[dict
                   f"{f(r['time'], '.3g')} | {f(r['pearson'], '.3f')} ± {f(r['pearson_sem'], '.3f')} | "
                   f"[{f(r['pearson_ci_low'], '.3f')}, {f(r['pearson_ci_high'], '.3f')}] | "
                   f"{f(r['pearson_pooled'], '.3f')} | {f(r['ceiling'], '.3f')} [{f(r['ceiling_split_half'], '.3f')}] | "
-                  f"{f(r['rho_over_ceiling'], '.2f')} | {r['n_parameters']} |")
+                  f"{f(r['rho_over_ceiling'], '.2f')} | {r['n_parameters']} | {r['n_seeds']}"
+                  + (f" (± {f(r['pearson_seed_std'], '.3f')})" if r["n_seeds"] > 1 else "") + " |")
     with atomic_path(Path(output_csv).with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(md) + "\n")
     return rows

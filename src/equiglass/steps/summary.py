@@ -11,7 +11,14 @@ from typing import Any
 
 from ..files import atomic_path, float_array, read_json
 from ..reference import GLASSBENCH_TAU_ALPHA, PUBLISHED_SE3_POOLED_044, PUBLISHED_SE3_SERIES
-from .convergence import LEARNED_LOSS, LEARNED_RHO, describe, qualify, training_status
+from .convergence import (
+    LEARNED_LOSS,
+    LEARNED_RHO,
+    combine_seeds,
+    describe,
+    qualify,
+    training_status,
+)
 
 PUBLISHED = ("GlassBench's deposited SE(3)-GNN predictions (Pezzicoli et al. 2024; Jung et al., Roadmap on machine "
              "learning glassy dynamics, data Zenodo 10118191) as scored in the public EIGNN repository "
@@ -22,8 +29,27 @@ def _f(x: Any, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
-def _ci(row: dict[str, Any]) -> str:
-    return f"{_f(row['delta_rho'], '+.3f')} [{_f(row['ci_low'], '+.3f')}, {_f(row['ci_high'], '+.3f')}]"
+def _ci(row: dict[str, Any], seeds: bool = True) -> str:
+    """Δρ [95 % CI], and the training seeds of each side where either had several (``seeds``)."""
+    n_a, n_b = int(row.get("seeds_a", 1)), int(row.get("seeds_b", 1))
+    note = f" ({n_a} vs {n_b} seeds)" if seeds and max(n_a, n_b) > 1 else ""
+    return f"{_f(row['delta_rho'], '+.3f')} [{_f(row['ci_low'], '+.3f')}, {_f(row['ci_high'], '+.3f')}]{note}"
+
+
+def _seeds_sentence(rows: list[dict[str, Any]]) -> str:
+    """How many training seeds each model had, and what the intervals then hold."""
+    seeds = {f"{r['model']}@{r['train_set']}": int(r.get("n_seeds") or 1) for r in rows}
+    if all(n == 1 for n in seeds.values()):
+        return ("Every model was trained once (training.seeds = 1): the intervals hold the spread over test "
+                "configurations, not the spread between trainings from other seeds.")
+    by_n: dict[int, list[str]] = {}
+    for name, n in seeds.items():
+        by_n.setdefault(n, []).append(name)
+    return ("Training seeds per model: " + "; ".join(f"{n}: {', '.join(names)}" for n, names in sorted(by_n.items()))
+            + " (closed-form fits are seed-independent and trained once). A model's ρ is the mean over its seeds; "
+            "its interval and every comparison with a model of several seeds come from a two-level bootstrap "
+            "(test configurations jointly, each side's seeds independently), so they hold the seed-to-seed "
+            "spread of training too.")
 
 
 def _combine(verdicts: list[str]) -> str:
@@ -150,11 +176,12 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
              f"Data: {context.get('what')}; {', '.join(map(str, n_test))} test configurations per temperature. "
              "Every ρ is the mean over test configurations of the per-configuration Pearson ρ, with a 95 % bootstrap "
              "interval over configurations; a comparison is the paired difference over the same configurations. "
-             "A claim is *supported* or *contradicted* only when that interval excludes 0, else *unresolved*.", ""]
+             "A claim is *supported* or *contradicted* only when that interval excludes 0, else *unresolved*. "
+             + _seeds_sentence(rows), ""]
     lines += ["## The paper's claims on our data", "", "| claim | evidence (Δρ_A [95 % CI]) | verdict |",
               "|---|---|---|"]
     trained = [training_status(f, Path(f).with_name("history.csv")) for f in model_jsons or []]
-    status = {t["model"]: t for t in trained}
+    status = combine_seeds(trained)
     lines += [f"| {c} | {e} | **{v}** |" for c, e, v in claims(comparisons, params, interpret,
                                                                 ablations.get("lmax", {}).get("lmax0_vs_best"),
                                                                 status)]
@@ -168,8 +195,8 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
     lines += ["", "## Every model (species A)", "",
               "ρ/ceiling: the fraction of the noise ceiling reached (next section).", "",
               "| model | train set | params | test T | ρ at the shortest time [95 % CI] | ρ at τ_α [95 % CI] "
-              "| ρ/ceiling (shortest, τ_α) |",
-              "|---|---|---|---|---|---|---|"]
+              "| ρ/ceiling (shortest, τ_α) | seeds (sd of ρ at τ_α) |",
+              "|---|---|---|---|---|---|---|---|"]
     by_key: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
         if r["type"] == "A":
@@ -181,13 +208,15 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
             return f"{_f(float(r['pearson']))} [{_f(_num(r['pearson_ci_low']))}, {_f(_num(r['pearson_ci_high']))}]"
 
         lines.append(f"| {m} | {s} | {int(short['n_parameters']):,} | {float(t):.2f} | {cell(short)} | {cell(tau)} "
-                     f"| {_f(_num(short.get('rho_over_ceiling')), '.2f')}, {_f(_num(tau.get('rho_over_ceiling')), '.2f')} |")
+                     f"| {_f(_num(short.get('rho_over_ceiling')), '.2f')}, {_f(_num(tau.get('rho_over_ceiling')), '.2f')} "
+                     f"| {_seeds_cell(tau)} |")
     lines += ceiling_section(rows)
     if comparisons:
         lines += ["", "## Paired differences (species A; all rows in tables/comparisons.csv)", "",
                   "The verdict is the interval's, qualified by how both networks trained (as above); "
                   "tables/comparisons.csv keeps the interval's verdict alone.", "",
-                  "| a − b | test T | unseen | timescale | Δρ [95 % CI] | n | verdict |", "|---|---|---|---|---|---|---|"]
+                  "| a − b | test T | unseen | timescale | Δρ [95 % CI] | n | seeds a/b | verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in comparisons:
             if r.get("source", "this pipeline") != "this pipeline":
                 continue  # deposited predictions: their own section below
@@ -195,7 +224,8 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
                 t = "" if r["test_T"] is None else f"{r['test_T']:.2f}"
                 verdict = qualify(r["verdict"], status.get(r["model_a"]), status.get(r["model_b"]))
                 lines.append(f"| {r['model_a']} − {r['model_b']} | {t} | {'yes' if r['unseen'] else 'no'} | "
-                             f"{r['timescale']} | {_ci(r)} | {r['n_configurations']} | {verdict} |")
+                             f"{r['timescale']} | {_ci(r, seeds=False)} | {r['n_configurations']} | "
+                             f"{r.get('seeds_a', 1)}/{r.get('seeds_b', 1)} | {verdict} |")
     lines += _deposited(comparisons)
     lines += _published(rows, dynamics_jsons or [], same_data="glassbench data" in str(context.get("what")))
     lines += _ablation_sections(ablations)
@@ -208,6 +238,12 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
 
 def _num(x: str | None) -> float:
     return float(x) if x not in (None, "") else float("nan")
+
+
+def _seeds_cell(row: dict[str, Any]) -> str:
+    """"3 (0.050)": a metrics.csv row's training seeds and the standard deviation of ρ over them."""
+    n = int(row.get("n_seeds") or 1)
+    return f"{n} ({_f(_num(row.get('pearson_seed_std')))})" if n > 1 else "1"
 
 
 def _replicas_sentence(cells: dict[tuple[str, str], dict[str, dict[str, Any]]],
