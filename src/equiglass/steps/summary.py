@@ -19,37 +19,15 @@ from .convergence import (
     qualify,
     training_status,
 )
+from .report_text import ci as _ci
+from .report_text import fmt as _f
+from .report_text import num as _num
+from .report_text import seeds_cell as _seeds_cell
+from .report_text import seeds_sentence as _seeds_sentence
 
 PUBLISHED = ("GlassBench's deposited SE(3)-GNN predictions (Pezzicoli et al. 2024; Jung et al., Roadmap on machine "
              "learning glassy dynamics, data Zenodo 10118191) as scored in the public EIGNN repository "
              "(github.com/xjiang-hnu/EIGNN, results/pcc_mean_0XX.csv): mean per-configuration Pearson ρ of A")
-
-
-def _f(x: Any, spec: str = ".3f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
-
-
-def _ci(row: dict[str, Any], seeds: bool = True) -> str:
-    """Δρ [95 % CI], and the training seeds of each side where either had several (``seeds``)."""
-    n_a, n_b = int(row.get("seeds_a", 1)), int(row.get("seeds_b", 1))
-    note = f" ({n_a} vs {n_b} seeds)" if seeds and max(n_a, n_b) > 1 else ""
-    return f"{_f(row['delta_rho'], '+.3f')} [{_f(row['ci_low'], '+.3f')}, {_f(row['ci_high'], '+.3f')}]{note}"
-
-
-def _seeds_sentence(rows: list[dict[str, Any]]) -> str:
-    """How many training seeds each model had, and what the intervals then hold."""
-    seeds = {f"{r['model']}@{r['train_set']}": int(r.get("n_seeds") or 1) for r in rows}
-    if all(n == 1 for n in seeds.values()):
-        return ("Every model was trained once (training.seeds = 1): the intervals hold the spread over test "
-                "configurations, not the spread between trainings from other seeds.")
-    by_n: dict[int, list[str]] = {}
-    for name, n in seeds.items():
-        by_n.setdefault(n, []).append(name)
-    return ("Training seeds per model: " + "; ".join(f"{n}: {', '.join(names)}" for n, names in sorted(by_n.items()))
-            + " (closed-form fits are seed-independent and trained once). A model's ρ is the mean over its seeds; "
-            "its interval and every comparison with a model of several seeds come from a two-level bootstrap "
-            "(test configurations jointly, each side's seeds independently), so they hold the seed-to-seed "
-            "spread of training too.")
 
 
 def _combine(verdicts: list[str]) -> str:
@@ -234,16 +212,6 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
     with atomic_path(output_md) as tmp:
         tmp.write_text(text)
     return text
-
-
-def _num(x: str | None) -> float:
-    return float(x) if x not in (None, "") else float("nan")
-
-
-def _seeds_cell(row: dict[str, Any]) -> str:
-    """"3 (0.050)": a metrics.csv row's training seeds and the standard deviation of ρ over them."""
-    n = int(row.get("n_seeds") or 1)
-    return f"{n} ({_f(_num(row.get('pearson_seed_std')))})" if n > 1 else "1"
 
 
 def _replicas_sentence(cells: dict[tuple[str, str], dict[str, dict[str, Any]]],
