@@ -135,15 +135,16 @@ def workflow_replicate(model: str, trainset: str, k: int, seed: int) -> Path | N
     return None
 
 
-def compare(sets: dict[str, list[dict]], name: str, labels_of_interest: list[str]) -> list[dict]:
+def compare(sets: dict[str, list[dict]], name: str, labels_of_interest: list[str], seed: int = 0) -> list[dict]:
     """Rows ``name`` − every other entry of ``sets`` (label → evaluations, one per seed), species A,
-    at ``labels_of_interest``: :func:`equiglass.steps.compare.compare_pair`'s rows."""
+    at ``labels_of_interest``: :func:`equiglass.steps.compare.compare_pair`'s rows (bootstrap ``seed``:
+    the workflow's, seeds.split, gives the numbers of its comparisons.csv)."""
     rows = []
     mine = sets[name]
     for other, evals in sets.items():
         if other == name:
             continue
-        for r in compare_pair(mine, evals, name, other, species=("A",), seed=0):
+        for r in compare_pair(mine, evals, name, other, species=("A",), seed=seed):
             if r["timescale"] not in labels_of_interest:
                 continue
             T = f"{r['test_T']:.2f}"
@@ -218,12 +219,13 @@ def main(argv: list[str] | None = None) -> None:
     name = next(iter(sets))
     first = sets[name][0]["results"]
     labels = first[next(iter(first))]["timescale_labels"]
-    rows = compare(sets, name, [labels[0], tau_alpha_label(cfg)])
+    rows = compare(sets, name, [labels[0], tau_alpha_label(cfg)], seed=int(cfg["seeds"]["split"]))
     summary = {"model": args.model, "trainset": args.trainset, "tag": args.tag, "overrides": args.overrides,
                "seeds": seeds, "train_wall_s": walls, "commit": git_commit(), "rows": rows,
                "method": "two-level paired bootstrap (test configurations jointly; seeds of each side "
-                         "independently), 10 000 draws, 95 % percentile interval; species A; per-configuration "
-                         "Pearson rho averaged over seeds and configurations"}
+                         "independently; the paired bootstrap when both sides have one seed), 10 000 draws, "
+                         "95 % percentile interval, bootstrap seed seeds.split as the workflow's comparisons; "
+                         "species A; per-configuration Pearson rho averaged over seeds and configurations"}
     write_json(out / "summary.json", summary)
     md = [f"# Seed replicates: {name} ({args.seeds} seeds; overrides: {', '.join(args.overrides) or 'none'})", "",
           "| a − b | test T | timescale | Δρ_A [95 % CI] | seeds a/b | verdict | ρ_A of a per seed |",

@@ -176,9 +176,11 @@ def test_report_is_generated(tiny_report):
     ("preset", "expected"),
     [
         ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 6, "compare": 1,
-                   "transfer": 1, "interpret": 1, "generalization": 1}),
+                   "transfer": 1, "interpret": 1, "generalization": 1, "train_seed": None}),  # one seed per model
+        # 3 training seeds of se3gnn, bapst and descriptor_mlp (one set, T = 0.6); ridge (closed form) once
+        ("study", {"train": 4, "evaluate": 4, "train_seed": 6, "evaluate_seed": 6, "compare": 1, "table": 1}),
         ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
-                   "dynamics": 5, "train": 20, "evaluate": 20}),
+                   "dynamics": 5, "train": 20, "evaluate": 20, "train_seed": None}),
         # no GlassBench on disk: the download is planned (offline too), the files named by its layout
         ("glassbench", {"glassbench_download": 1, "glassbench_unpack": 1, "import_sample": 2000, "graphs": 2000,
                         "import_dynamics": 4, "train": 16, "evaluate": 16, "published_predictions": 1,

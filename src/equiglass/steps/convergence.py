@@ -81,9 +81,9 @@ def combine_seeds(statuses: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _of_seeds(status: dict[str, Any], key: str) -> str:
-    """" (1 of 3 seeds)" for a model trained from several seeds, else ""."""
+    """": 1 of 3 seeds" for a model trained from several seeds, else ""."""
     n = status.get("n_seeds", 1)
-    return f" ({status.get(key, 0)} of {n} seeds)" if n > 1 else ""
+    return f": {status.get(key, 0)} of {n} seeds" if n > 1 else ""
 
 
 def describe(status: dict[str, Any]) -> str:
