@@ -386,3 +386,66 @@ def test_seed_replicates_retrain_a_model_of_the_run(tiny_run):
     refused = subprocess.run(script + ["--set", "training.epochs=3"], cwd=tiny_run, env=env, capture_output=True,
                              text=True, timeout=900)
     assert refused.returncode != 0 and "--tag" in refused.stderr
+
+
+def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path):
+    """training.seeds = 2 for se3gnn (an overlay on a copy of the finished tiny run): replicate 0 is the
+    run's own model (nothing retrained: same bytes), replicate 1 trains from its own seed into seed1/
+    and is evaluated; metrics.csv, comparisons.csv and summary.md are seed-aware; and
+    scripts/seed_replicates.py reuses the workflow's seeds and gives comparisons.csv's numbers."""
+    from equiglass.settings import replicate_seed
+
+    work = tmp_path / "seeds"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    shutil.rmtree(work / "results/seed_replicates", ignore_errors=True)  # (another test's)
+    (work / "seeds.yaml").write_text("training: {per_model: {se3gnn: {seeds: 2}}}\n")
+    args = ["--cores", "2", "--configfile", "presets/tiny.yaml", "seeds.yaml"]
+    plan = snakemake(work, *args, "--dry-run", "--quiet", "rules")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    assert counts.get("train_seed") == 2 and counts.get("evaluate_seed") == 2, counts
+    assert not {"train", "evaluate", "ablation_train", "transfer", "interpret", "generalization"} & set(counts)
+    before = {p: p.read_bytes() for p in work.glob("results/models/*/*/model.pt")}
+    old = {(r["model"], r["train_set"], r["test_T"], r["type"], r["timescale"]): r
+           for r in csv.DictReader(open(work / "results/tables/metrics.csv"))}
+    res = snakemake(work, *args, timeout=1800)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert len(before) == 4 and all(p.read_bytes() == b for p, b in before.items())
+    evals = {}
+    for ts in ("T0.80", "T0.80+1.00"):
+        first = json.loads((work / f"results/models/se3gnn/{ts}/model.json").read_text())["info"]["training"]["seed"]
+        second = json.loads((work / f"results/models/se3gnn/{ts}/seed1/model.json").read_text())
+        assert second["info"]["training"]["seed"] == replicate_seed(first, 1) != first
+        evals[ts] = [json.loads((work / f"results/eval/se3gnn/{ts}{part}.json").read_text()) for part in ("", "/seed1")]
+        assert evals[ts][1]["training_seed"] == replicate_seed(first, 1)
+    rows = list(csv.DictReader(open(work / "results/tables/metrics.csv")))
+    assert len(rows) == len(old)
+    for r in rows:
+        key = (r["model"], r["train_set"], r["test_T"], r["type"], r["timescale"])
+        if r["model"] == "ridge":  # one seed: the same numbers as before
+            assert r["n_seeds"] == "1" and r["pearson_seed_std"] == "" and r["pearson"] == old[key]["pearson"]
+            continue
+        results = [e["results"][f"{float(r['test_T']):.2f}"] for e in evals[r["train_set"]]]
+        k = results[0]["timescale_labels"].index(r["timescale"])
+        per_seed = [x["metrics"][r["type"]]["pearson"][k] for x in results]
+        assert r["n_seeds"] == "2" and float(r["pearson"]) == pytest.approx(np.mean(per_seed))
+        assert float(r["pearson_seed_std"]) == pytest.approx(np.std(per_seed, ddof=1))
+    comp = json.loads((work / "results/tables/comparisons.json").read_text())["rows"]
+    ours = {(r["test_T"], r["timescale"]): r for r in comp if r["model_a"] == "se3gnn@T0.80"
+            and r["model_b"] == "ridge@T0.80" and r["species"] == "A"}
+    assert ours and all((r["seeds_a"], r["seeds_b"]) == (2, 1) for r in ours.values())
+    assert all((r["seeds_a"], r["seeds_b"]) == (1, 1) for r in comp if "l_max" in r["model_a"])
+    summary = (work / "results/summary.md").read_text()
+    assert "(2 vs 1 seeds)" in summary and "| seeds a/b |" in summary and "2: se3gnn@T0.80, se3gnn@T0.80+1.00" in summary
+    script = [sys.executable, str(REPO / "scripts/seed_replicates.py"), "--configfile", "presets/tiny.yaml",
+              "seeds.yaml", "--model", "se3gnn", "--trainset", "T0.80", "--seeds", "2", "--jobs", "1"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run(script, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "training …" not in res.stdout  # both seeds are the workflow's
+    summary = json.loads((work / "results/seed_replicates/se3gnn/T0.80/default/summary.json").read_text())
+    mine = [r for r in summary["rows"] if r["b"] == "ridge@T0.80"]
+    assert mine
+    for r in mine:
+        w = ours[(float(r["test_T"]), r["timescale"])]
+        assert (r["delta_rho"], r["ci_low"], r["ci_high"], r["seeds_a"]) == (w["delta_rho"], w["ci_low"], w["ci_high"], 2)
