@@ -170,3 +170,24 @@ def test_timescale_column(labels, times, expect):
             timescale_column(art, labels, times, "0.44")
     else:
         assert timescale_column(art, labels, times, "0.44") == expect
+
+
+def test_evaluate_published_from_configurations(tmp_path):
+    """The workflow's evaluation of the published model (rule evaluate_published): the imported
+    configuration and propensities of a Bapst file, inputs rebuilt from the configuration."""
+    from equiglass.formats.published import read_bapst, write_imported
+    from equiglass.steps.learn import metrics_rows, step_evaluate
+
+    folder = tmp_path / "T0.44"
+    (folder / "s000").mkdir(parents=True)
+    write_imported(read_bapst(shared_data("bapst/test_large.pickle")), folder / "s000" / "equilibrated.gsd",
+                   folder / "s000.npz")
+    ev = step_evaluate({"set_name": f"published:{NAME}", "seed": 0}, NAME,
+                       {"0.44": [(str(folder / "s000" / "equilibrated.gsd"), str(folder / "s000.npz"))]},
+                       tmp_path / "eval.json", inputs="configurations")
+    res = ev["results"]["0.44"]
+    assert res["timescale_labels"] == ["Fs=0.9"] and res["configurations"] == ["T0.44/s000"]
+    assert round(res["metrics"]["A"]["pearson"][0], 3) == 0.935
+    assert ev["published"]["source"]["commit"].startswith("f5de0ed") and ev["train_time_s"] is None
+    row = metrics_rows([ev])[0]
+    assert (row["model"], row["train_set"], row["n_parameters"]) == ("bapst", f"published:{NAME}", 62401)

@@ -212,6 +212,12 @@ def test_glassbench_source_runs_learning_rules(tmp_path):
     assert ev["results"]["0.50"]["times"][-1] == 6860.0
     assert len(ev["results"]["0.44"]["configurations"]) == 2  # GlassBench's own test files
     assert not (work / "results/md/T0.44/s000/iso_b00.npz").exists()  # nothing simulated
+    # DeepMind's published model (trained at T = 0.44, F_s = 0.9) is evaluated where the test data
+    # are at 0.44, on its own inputs (thermal positions, cutoff 2.0; here the others read inherent ones)
+    pub = json.loads((work / "results/eval/published/deepmind-t044-s09.json").read_text())
+    assert list(pub["results"]) == ["0.44"] and pub["results"]["0.44"]["timescale_labels"] == ["t=0.13"]
+    table = (work / "results/tables/metrics.csv").read_text()
+    assert table.count("published:deepmind-t044-s09") == 2  # types A and B
 
 
 def _arrays(path: Path) -> dict:

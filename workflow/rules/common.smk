@@ -23,6 +23,7 @@ from equiglass.config import (
     temperature_key,
 )
 from equiglass.models import registry
+from equiglass.published_models import PUBLISHED
 import equiglass.plan as P
 from equiglass.split import split_samples
 
@@ -53,6 +54,16 @@ TRAIN_JOBS = [
     (m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))
 ]
 EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
+# published trained models (equiglass.published_models), evaluated on published data at their
+# training temperature: name -> temperature key
+PUBLISHED_EVALS = {
+    name: temperature_key(m.temperature)
+    for name, m in PUBLISHED.items()
+    if SOURCE != "simulate" and temperature_key(m.temperature) in TEMPS
+}
+PUBLISHED_EVAL_FILES = [
+    f"results/eval/published/{name}.json" for name in PUBLISHED_EVALS
+]
 SPLIT = config["split"]
 EXP = config["experiments"]
 PREDICT = config["predict"]
@@ -597,10 +608,14 @@ SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configura
     [f"results/dynamics/T{T}.json" for T in TEMPS]
     + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
-LEARN_TARGETS = EVAL_FILES + [
-    "results/tables/metrics.csv",
-    "results/tables/comparisons.csv",
-]
+LEARN_TARGETS = (
+    EVAL_FILES
+    + PUBLISHED_EVAL_FILES
+    + [
+        "results/tables/metrics.csv",
+        "results/tables/comparisons.csv",
+    ]
+)
 
 
 def comparison_plan():
