@@ -191,3 +191,18 @@ def test_evaluate_published_from_configurations(tmp_path):
     assert ev["published"]["source"]["commit"].startswith("f5de0ed") and ev["train_time_s"] is None
     row = metrics_rows([ev])[0]
     assert (row["model"], row["train_set"], row["n_parameters"]) == ("bapst", f"published:{NAME}", 62401)
+
+
+def test_evaluate_refuses_graphs_of_another_cutoff(tmp_path, liquid_256):
+    """Graph files built for other models (here cutoff 1.5) are not silently fed to it."""
+    from equiglass.files import InputError
+    from equiglass.graphs import build_graph, save_graph
+    from equiglass.steps.learn import step_evaluate
+
+    folder = tmp_path / "T0.44"
+    folder.mkdir()
+    save_graph(folder / "s000.npz", build_graph(liquid_256.wrapped(), 1.5), np.zeros((256, 0)), [], {})
+    np.savez(folder / "p000.npz", propensity=np.ones((1, 256)), stderr=np.zeros((1, 256)), times=np.array([0.13]),
+             types=liquid_256.types, temperature=0.44, metadata=json.dumps({"timescale_labels": ["Fs=0.9"]}))
+    with pytest.raises(InputError, match="cutoff 2.0"):
+        step_evaluate({}, NAME, {"0.44": [(str(folder / "s000.npz"), str(folder / "p000.npz"))]}, tmp_path / "e.json")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..config import temperature_key
-from ..files import atomic_path, read_json, save_npz, write_csv, write_json
+from ..files import InputError, atomic_path, read_json, save_npz, write_csv, write_json
 from ..provenance import provenance
 from ..timescales import match_timescales
 from .common import load_samples
@@ -143,6 +143,11 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
     inference_s: dict[str, float] = {}
     for tkey, pairs in test_pairs.items():
         samples = load_samples(pairs) if inputs == "graphs" else configuration_samples(pairs, art)
+        cutoff = art["info"].get("inputs", {}).get("graph_cutoff")
+        if cutoff is not None and any(abs(s.graph.cutoff - float(cutoff)) > 1e-9 for s in samples):
+            raise InputError(f"{model_path} reads graphs of cutoff {cutoff} but the test graphs at T = {tkey} have "
+                             f"{samples[0].graph.cutoff}; evaluate it with --from-configurations (configuration "
+                             "files), which builds its own inputs")
         cols = _model_columns(art, samples[0].timescale_labels, samples[0].times, tkey, model_path)
         if cols is not None:  # trained on some timescales only
             samples = [timescale_columns(s, cols) for s in samples]
