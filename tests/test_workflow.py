@@ -301,6 +301,12 @@ def test_glassbench_preset_downloads_and_compares_with_deposited_predictions(tmp
     res = snakemake(work, "--cores", "1", *args, "--dry-run", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Nothing to be done" in res.stdout + res.stderr
+    # DeepMind's published model (trained at T = 0.44, F_s = 0.9) is evaluated where the test data
+    # are at 0.44, on its own inputs (thermal positions, cutoff 2.0; here the others read inherent ones)
+    pub = json.loads((work / "results/eval/published/deepmind-t044-s09.json").read_text())
+    assert list(pub["results"]) == ["0.44"] and pub["results"]["0.44"]["timescale_labels"] == ["t=0.13"]
+    table = (work / "results/tables/metrics.csv").read_text()
+    assert table.count("published:deepmind-t044-s09") == 2  # types A and B
 
 
 def _arrays(path: Path) -> dict:

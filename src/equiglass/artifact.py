@@ -167,7 +167,10 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Predictor:
-        return cls(load_artifact(path), device)
+        """From a model file or a published model's name (:mod:`equiglass.published_models`)."""
+        from .published_models import resolve_model
+
+        return cls(resolve_model(path), device)
 
     @property
     def n_outputs(self) -> int:

@@ -112,7 +112,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .steps.learn import step_evaluate
 
-    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output, device=a.device)
+    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output, device=a.device,
+                  inputs="configurations" if a.from_configurations else "graphs")
 
 
 def cmd_predict(a: argparse.Namespace) -> None:
@@ -250,16 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="Pearson rho per type and timescale on test configurations")
     s.add_argument("--settings", **S)
-    s.add_argument("--model", required=True, help="model.pt")
+    s.add_argument("--model", required=True, help="model.pt, or a published model's name (`equiglass published`)")
     s.add_argument("--test", nargs="+", required=True, metavar="GRAPH:PROPENSITY",
                    help="test pairs; grouped by temperature from the graph's folder name (T0.60)")
+    s.add_argument("--from-configurations", action="store_true",
+                   help="test pairs are CONFIGURATION:PROPENSITY (e.g. results/md/T0.44/s003/equilibrated.gsd): "
+                        "build the model's inputs from each configuration as `equiglass predict` does")
     s.add_argument("--output", required=True, help="metrics JSON (predictions go to the same name .npz)")
     s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu",
                    help="where the model runs (auto: this job's GPU when torch sees one)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("predict", help="predict propensities of your own configurations with a trained model")
-    s.add_argument("--model", required=True, help="model.pt written by `equiglass train`")
+    s.add_argument("--model", required=True,
+                   help="model.pt written by `equiglass train`, or a published model's name (deepmind-t044-s09: "
+                        "DeepMind's Bapst GNN for F_s = 0.9 at T = 0.44; list: `equiglass published`)")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="configurations: .gsd, LAMMPS dump (.dump/.lammpstrj), extended XYZ (.xyz/.extxyz), "
                         "Bapst et al. pickle (.pickle/.pkl), GlassBench .npz")
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="predict inputs that do not fit the model (recorded as warnings in OUT.json)")
     s.set_defaults(func=cmd_predict)
+
 
     s = sub.add_parser("table", help="comparison table of evaluations (CSV + Markdown)")
     s.add_argument("evaluations", nargs="+")

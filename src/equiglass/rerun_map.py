@@ -65,6 +65,8 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "ONLINE": ("data.fetch.url",),
     "PUBLISHED_KEYS": ("data.source", "data.predictions"),
     "PUBLISHED_EVALS": ("data.source", "data.predictions"),
+    "PUBLISHED_MODEL_EVALS": ("data.source", "temperatures", "samples", "split.test", "split.validation"),
+    "PUBLISHED_MODEL_EVAL_FILES": ("data.source", "temperatures"),
     "ARCHIVE": ("data.path", "data.fetch.url"),
     "FETCH_FILES": ("data.path", "data.fetch.member", "temperatures", "samples", "split.test"),
     "PREDICT_SET": ("training.sets",),

@@ -1,5 +1,5 @@
 """``equiglass`` subcommands that plan and describe rather than compute: ``plan``, ``settings``,
-``config-reference``, ``check-config``, ``provenance`` and ``info``."""
+``config-reference``, ``check-config``, ``provenance``, ``published`` and ``info``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,23 @@ def cmd_info(a: argparse.Namespace) -> None:
                       "versions": package_versions()}, indent=2))
 
 
+def cmd_published(a: argparse.Namespace) -> None:
+    from .published_models import PUBLISHED, published_artifact
+
+    if a.name is None:
+        for m in PUBLISHED.values():
+            print(f"{m.name}: {m.description}\n    {m.reference}")
+        return
+    art = published_artifact(a.name)
+    if a.output:
+        from .artifact import save_artifact
+
+        save_artifact(a.output, art)
+        print(f"{a.name} -> {a.output} (content hash {art['content_hash'][:12]})")
+    else:
+        print(json.dumps({k: art["info"][k] for k in ("published", "timescales", "temperatures", "inputs")}, indent=1))
+
+
 def add_parsers(sub) -> None:
     """Add these subcommands to the ``equiglass`` parser's subparsers ``sub``."""
     s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
@@ -142,3 +159,9 @@ def add_parsers(sub) -> None:
 
     s = sub.add_parser("info", help="engines, CUDA and package versions available here")
     s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("published", help="published trained models shipped with equiglass: list them, show one, "
+                                         "or write it as a model file")
+    s.add_argument("name", nargs="?", help="e.g. deepmind-t044-s09 (none: list them)")
+    s.add_argument("--output", help="write the model file (model.pt) here")
+    s.set_defaults(func=cmd_published)

@@ -26,6 +26,7 @@ from equiglass.config import (
     temperature_key,
 )
 from equiglass.models import registry
+from equiglass.published_models import PUBLISHED
 import equiglass.plan as P
 from equiglass.split import split_samples
 
@@ -59,6 +60,16 @@ EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
 # training replicates r >= 1 (training.seeds) of each (model, set); replicate 0 is the model above
 SEED_JOBS = [(m, ts, r) for m, ts in TRAIN_JOBS for r in range(1, S.n_seeds(config, m))]
 SEED_EVAL_FILES = [f"results/eval/{m}/{ts}/seed{r}.json" for m, ts, r in SEED_JOBS]
+# published trained models (equiglass.published_models), evaluated on published data at their
+# training temperature: name -> temperature key
+PUBLISHED_MODEL_EVALS = {
+    name: temperature_key(m.temperature)
+    for name, m in PUBLISHED.items()
+    if SOURCE != "simulate" and temperature_key(m.temperature) in TEMPS
+}
+PUBLISHED_MODEL_EVAL_FILES = [
+    f"results/eval/published/{name}.json" for name in PUBLISHED_MODEL_EVALS
+]
 SPLIT = config["split"]
 EXP = config["experiments"]
 PREDICT = config["predict"]

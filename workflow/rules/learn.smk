@@ -150,9 +150,50 @@ use rule evaluate as evaluate_seed with:
         "logs/evaluate/{model}_{trainset}_seed{r}.log",
 
 
+rule evaluate_published:
+    input:
+        test=lambda w: [
+            f
+            for s in ids(PUBLISHED_MODEL_EVALS[w.name], "test")
+            for f in (
+                equilibrated(PUBLISHED_MODEL_EVALS[w.name], s),
+                propensity_file(PUBLISHED_MODEL_EVALS[w.name], s),
+            )
+        ],
+    output:
+        json="results/eval/published/{name}.json",
+        npz="results/eval/published/{name}.npz",
+    log:
+        "logs/evaluate/published_{name}.log",
+    wildcard_constraints:
+        name="|".join(PUBLISHED),
+    conda:
+        ENVS["learn"]
+    threads: config["training"]["threads"]
+    resources:
+        **learn_resources(
+            lambda wc: P.infer_seconds(
+                config, n_split(PUBLISHED_MODEL_EVALS[wc.name], "test"), "bapst"
+            )
+            / 60.0,
+            lambda wc: "bapst",
+            lambda wc: n_split(PUBLISHED_MODEL_EVALS[wc.name], "test"),
+        ),
+        torch_device=lambda wc: learn_device("bapst"),
+    params:
+        settings=lambda w: S.dumps(S.evaluate(config, f"published:{w.name}")),
+        test=lambda w: [
+            f"{equilibrated(PUBLISHED_MODEL_EVALS[w.name], s)}:{propensity_file(PUBLISHED_MODEL_EVALS[w.name], s)}"
+            for s in ids(PUBLISHED_MODEL_EVALS[w.name], "test")
+        ],
+    shell:
+        "python -m equiglass evaluate --settings {params.settings:q} --model {wildcards.name} --from-configurations "
+        "--test {params.test} --output {output.json} --device {resources.torch_device} 2> {log}"
+
+
 rule table:
     input:
-        EVAL_FILES + SEED_EVAL_FILES,
+        EVAL_FILES + SEED_EVAL_FILES + PUBLISHED_MODEL_EVAL_FILES,
     output:
         csv=report(
             "results/tables/metrics.csv",

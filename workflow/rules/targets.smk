@@ -21,6 +21,7 @@ SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configura
 LEARN_TARGETS = (
     EVAL_FILES
     + SEED_EVAL_FILES
+    + PUBLISHED_MODEL_EVAL_FILES
     + [
         "results/tables/metrics.csv",
         "results/tables/comparisons.csv",

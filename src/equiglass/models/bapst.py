@@ -5,11 +5,15 @@ input = particle type (a scalar), edge input = relative position vector r_receiv
 components: not rotation invariant), an encoder of independent MLPs for nodes and edges, one
 GraphNetwork core (edge MLP on [edge, sender, receiver]; node MLP on [node, Σ incoming edges])
 applied ``n_recurrences`` times with shared weights, each time fed the concatenation of its
-previous output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs
-have hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder).
-Edges connect pairs closer than the threshold (2.0), self-pairs included as in their code
-(``include_self_edges``). Optional extra node inputs (``n_extra``, e.g. the local potential
-energy) are concatenated to the type before the node encoder.
+previous output and the encoded graph (skip connection), sum aggregation at the receivers, and
+an MLP decoder on nodes. All MLPs have hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final
+activation on (except the decoder). Edges connect pairs closer than the threshold (2.0),
+self-pairs included as in their code (``include_self_edges``). Optional extra node inputs
+(``n_extra``, e.g. the local potential energy) are concatenated to the type before the node
+encoder. graph_nets concatenates [edge, receiver, sender] and [Σ received edges, node] instead:
+the same function with the first core layers' input columns permuted, which
+:mod:`equiglass.published_models` applies when it loads DeepMind's checkpoint (checked there to
+reproduce their predictions to float32 round-off).
 
 The published recipe (their ``train.py``), the defaults of the ``bapst`` family: initialization
 ``init='deepmind'`` (weights variance scaling 1.0, biases 0.1), one decoder for all particles
