@@ -167,10 +167,8 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Predictor:
-        """From a model file or a published model's name (:mod:`equiglass.published_models`)."""
-        from .published_models import resolve_model
-
-        return cls(resolve_model(path), device)
+        """From a model file (a published model by name: ``published_models.resolve_model``)."""
+        return cls(load_artifact(path), device)
 
     @property
     def n_outputs(self) -> int:
