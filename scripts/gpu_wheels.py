@@ -27,6 +27,7 @@ import lzma
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -102,31 +103,47 @@ def download(reqs: list[str], dest: Path, python: str) -> list[Path]:
     return sorted(set(dest.glob("*.whl")) - before)
 
 
+def is_lzma(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return all(i.compress_type == zipfile.ZIP_LZMA for i in z.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def prepare(dest: Path, python: str, cuda: str, budget_mib: float | None) -> dict:
+    """Fill ``dest`` (see the module doc); a wheel already repacked there is reused (repacking
+    the CUDA ops takes minutes)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for old in dest.glob("*.whl"):
-        old.unlink()
     budget = budget_mib * MIB if budget_mib else 64 * MIB - tree_bytes() - MIB  # 1 MiB margin
     manifest = {"python": python, "cuda": cuda, "budget_mib": round(budget / MIB, 1), "groups": {}, "skipped": {}}
-    used = 0
-    for name, reqs, repack in groups(cuda):
-        try:
-            files = download(reqs, dest, python)
-        except subprocess.CalledProcessError as err:
-            manifest["skipped"][name] = f"pip download failed ({err})"
-            continue
-        for f in files if repack else []:
-            print(f"repacking {f.name} with LZMA (minutes) ...", flush=True)
-            repack_lzma(f)
-        size = sum(f.stat().st_size for f in files)
-        if used + size > budget:
+    used, kept = 0, set()
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        for name, reqs, repack in groups(cuda):
+            try:
+                files = download(reqs, Path(tmp), python)
+            except subprocess.CalledProcessError as err:
+                manifest["skipped"][name] = f"pip download failed ({err})"
+                continue
             for f in files:
-                f.unlink()
-            manifest["skipped"][name] = (f"{size / MIB:.1f} MiB over the {budget / MIB:.1f} MiB budget "
-                                         f"({used / MIB:.1f} MiB already)")
-            continue
-        used += size
-        manifest["groups"][name] = {f.name: round(f.stat().st_size / MIB, 2) for f in files}
+                target = dest / f.name
+                if repack and is_lzma(target):
+                    continue  # repacked by an earlier run
+                if repack:
+                    print(f"repacking {f.name} with LZMA (minutes) ...", flush=True)
+                    repack_lzma(f)
+                f.replace(target)
+            size = sum((dest / f.name).stat().st_size for f in files)
+            if used + size > budget:
+                manifest["skipped"][name] = (f"{size / MIB:.1f} MiB, over the {budget / MIB:.1f} MiB budget "
+                                             f"({used / MIB:.1f} MiB already)")
+                continue
+            used += size
+            kept |= {f.name for f in files}
+            manifest["groups"][name] = {f.name: round((dest / f.name).stat().st_size / MIB, 2) for f in files}
+    for old in dest.glob("*.whl"):
+        if old.name not in kept:
+            old.unlink()
     manifest["total_mib"] = round(used / MIB, 1)
     (dest / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
     return manifest
