@@ -106,6 +106,7 @@ def test_page_is_stamped_from_the_run_files(tmp_path):
     row = next(r for r in page.splitlines() if r.startswith("| se3gnn@T0.80 − ridge@T0.80 |"))
     assert "+0.100 [+0.050, +0.150] (Fs=0.9)" in row and "-0.020 [-0.080, +0.040]" in row and "unresolved" in row
     assert page.count("| se3gnn@T0.80 − ridge@T0.80 |") == 1  # species B left out
+    assert findings_page(res, f"{tmp_path}/pages/") == (tmp_path / "pages" / "findings-toy.md").read_text()
 
 
 def test_page_says_not_recorded_without_job_records(tmp_path):

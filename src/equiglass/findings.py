@@ -183,20 +183,28 @@ def figure_lines(results: Path, page_dir: Path) -> list[str]:
             ", ".join(f"[{f.stem}]({(rel / f.name).as_posix()})" for f in figs)]
 
 
+def page_path(output: str | Path, preset: str) -> Path:
+    """``output``, or ``output/findings-<preset>.md`` when it is a folder (or ends with a slash)."""
+    folder = str(output).endswith(("/", os.sep)) or Path(output).is_dir()
+    return Path(output) / f"findings-{preset}.md" if folder else Path(output)
+
+
 def findings_page(results: str | Path, output: str | Path | None = None, workdir: str | Path | None = None,
                   command: str | None = None) -> str:
     """The findings page of the finished run in ``results`` (its Snakemake working directory:
-    ``workdir``, default the folder above); written atomically to ``output`` when given."""
+    ``workdir``, default the folder above); written atomically to ``output`` when given (a folder:
+    ``findings-<preset>.md`` in it)."""
     res = Path(results)
     summary = res / "summary.md"
     if not summary.exists():
         raise InputError(f"{summary}: not found; pass the results/ folder of a finished run "
                          "(snakemake writes results/summary.md last)")
     work = Path(workdir) if workdir else res.resolve().parent
-    page_dir = Path(output).resolve().parent if output else Path.cwd()
     top, sections = summary_sections(summary.read_text())
     m = re.search(r"preset (\S+)", top)
     preset = m.group(1) if m else "not recorded"
+    output = page_path(output, preset) if output else None
+    page_dir = Path(output).resolve().parent if output else Path.cwd()
     data = re.search(r"^Data: (.*?)(?:\. Every .*)?$", top, flags=re.M)
     what = re.sub(r"^preset \S+: ", "", data.group(1).rstrip(".")) if data else ""
     head, cost = stamp(res, work, f"{preset} ({what})" if what else preset)

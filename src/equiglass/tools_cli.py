@@ -19,10 +19,14 @@ def cmd_provenance(a: argparse.Namespace) -> None:
 
 
 def cmd_findings(a: argparse.Namespace) -> None:
-    from .findings import findings_page
+    from .findings import findings_page, page_path
 
     text = findings_page(a.results, a.output, a.workdir)
-    print(f"wrote {a.output}" if a.output else text, end="\n" if a.output else "")
+    if a.output:
+        preset = text.splitlines()[0].removeprefix("# Findings: preset ")
+        print(f"wrote {page_path(a.output, preset)}")
+    else:
+        print(text, end="")
 
 
 def cmd_plan(a: argparse.Namespace) -> None:
@@ -120,7 +124,8 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("findings", help="a finished run's findings as a Markdown page, stamped with preset, "
                        "commit, date, machine, wall time and jobs (docs/findings-<preset>.md)")
     s.add_argument("results", help="the run's results/ folder (results/summary.md and tables/ are read)")
-    s.add_argument("-o", "--output", help="page to write (e.g. docs/findings-quick.md); default: print it")
+    s.add_argument("-o", "--output", help="page to write (e.g. docs/findings-quick.md), or a folder ending in / for "
+                   "findings-<preset>.md in it; default: print it")
     s.add_argument("--workdir", help="the run's Snakemake working directory, whose .snakemake/ holds the job "
                    "records (default: the folder above RESULTS)")
     s.set_defaults(func=cmd_findings)
