@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
 
-.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install docs
+.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install docs findings
 
 install: $(STAMP)
 
@@ -31,6 +31,7 @@ run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --show-failed-logs
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --report results/report.html
 	@echo "Results in results/ (figures in results/figures, metrics in results/tables/metrics.md, report in results/report.html)"
+	@echo "make findings writes its findings page (docs/findings-<preset>.md)"
 
 dry-run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --dry-run --quiet
@@ -60,6 +61,11 @@ lint: $(STAMP) lint-workflow
 # the configuration reference, generated from the schema and the rules (a test fails when it is stale)
 docs: $(STAMP)
 	$(BIN)/python -m equiglass config-reference -o docs/configuration.md
+
+# the findings page of the finished run in results/, stamped with its commit, machine and measured
+# wall time (equiglass findings; docs/findings.md says how the pages are made)
+findings: $(STAMP)
+	$(BIN)/python -m equiglass findings results -o docs/
 
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run_all.py

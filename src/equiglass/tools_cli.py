@@ -1,5 +1,5 @@
 """``equiglass`` subcommands that plan and describe rather than compute: ``plan``, ``settings``,
-``config-reference``, ``check-config``, ``provenance``, ``published`` and ``info``."""
+``config-reference``, ``check-config``, ``provenance``, ``published``, ``findings`` and ``info``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,17 @@ def cmd_provenance(a: argparse.Namespace) -> None:
     from .result_provenance import read_provenance
 
     print(json.dumps(read_provenance(a.file), indent=2, default=str))
+
+
+def cmd_findings(a: argparse.Namespace) -> None:
+    from .findings import findings_page, page_path
+
+    text = findings_page(a.results, a.output, a.workdir)
+    if a.output:
+        preset = text.splitlines()[0].removeprefix("# Findings: preset ")
+        print(f"wrote {page_path(a.output, preset)}")
+    else:
+        print(text, end="")
 
 
 def cmd_plan(a: argparse.Namespace) -> None:
@@ -126,6 +137,15 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
     s.add_argument("file")
     s.set_defaults(func=cmd_provenance)
+
+    s = sub.add_parser("findings", help="a finished run's findings as a Markdown page, stamped with preset, "
+                       "commit, date, machine, wall time and jobs (docs/findings-<preset>.md)")
+    s.add_argument("results", help="the run's results/ folder (results/summary.md and tables/ are read)")
+    s.add_argument("-o", "--output", help="page to write (e.g. docs/findings-quick.md), or a folder ending in / for "
+                   "findings-<preset>.md in it; default: print it")
+    s.add_argument("--workdir", help="the run's Snakemake working directory, whose .snakemake/ holds the job "
+                   "records (default: the folder above RESULTS)")
+    s.set_defaults(func=cmd_findings)
 
     s = sub.add_parser("plan", help="job counts, runtimes and GPU-hours of a configuration (runs a dry run)")
     s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
