@@ -148,8 +148,8 @@ def step_evaluate(settings: dict[str, Any], model_path: str | Path, test_pairs: 
         cutoff = art["info"].get("inputs", {}).get("graph_cutoff")
         if cutoff is not None and any(abs(s.graph.cutoff - float(cutoff)) > 1e-9 for s in samples):
             raise InputError(f"{model_path} reads graphs of cutoff {cutoff} but the test graphs at T = {tkey} have "
-                             f"{samples[0].graph.cutoff}; evaluate it with --from-configurations (configuration "
-                             "files), which builds its own inputs")
+                             f"{samples[0].graph.cutoff}; pass the configuration files with --from-configurations, "
+                             "which builds the model's own inputs")
         cols = _model_columns(art, samples[0].timescale_labels, samples[0].times, tkey, model_path)
         if cols is not None:  # trained on some timescales only
             samples = [timescale_columns(s, cols) for s in samples]
