@@ -37,7 +37,7 @@ dry-run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --dry-run --quiet
 
 test: $(STAMP) lint-workflow
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(SLURM_PYTEST_ARGS) tests/test_slurm_local.py
 
@@ -56,7 +56,7 @@ test-all: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP) lint-workflow
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 # the configuration reference, generated from the schema and the rules (a test fails when it is stale)
 docs: $(STAMP)
