@@ -234,9 +234,11 @@ def test_bapst_split_edge_layer_equals_concatenation(liquid_256):
     b = batch64(sample_of(liquid_256))
     src, dst = b.src, b.dst
     node_in = torch.randn(b.n_nodes, 32, dtype=torch.float64)
-    edge_in = torch.randn(len(src), 32, dtype=torch.float64)
-    direct = model.edge_core(torch.cat([edge_in, node_in[src], node_in[dst]], dim=-1))
-    np.testing.assert_allclose(model._edge_update(edge_in, node_in, src, dst).detach().numpy(),
+    edge, edge0 = torch.randn(len(src), 16, dtype=torch.float64), torch.randn(len(src), 16, dtype=torch.float64)
+    direct = model.edge_core(torch.cat([edge, edge0, node_in[src], node_in[dst]], dim=-1))
+    first = model.edge_core[0]
+    edge_const = edge0 @ first.weight[:, 16:32].T + first.bias  # as forward() computes it once
+    np.testing.assert_allclose(model._edge_update(edge, edge_const, node_in, src, dst).detach().numpy(),
                                direct.detach().numpy(), atol=1e-12)
 
 

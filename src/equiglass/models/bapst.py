@@ -125,25 +125,30 @@ class BapstGNN(nn.Module):
         node0 = self.node_encoder(node_in)
         edge0 = self.edge_encoder(rel)
         node, edge = node0, edge0
+        # the encoded edges' share of the edge core's first layer is the same in every recurrence
+        first = self.edge_core[0]
+        d = edge0.shape[1]
+        edge_const = edge0 @ first.weight[:, d: 2 * d].T + first.bias
         for _ in range(self.n_recurrences):
             node_in = torch.cat([node, node0], dim=-1)
-            edge_in = torch.cat([edge, edge0], dim=-1)
-            edge = self._edge_update(edge_in, node_in, src, dst)
+            edge = self._edge_update(edge, edge_const, node_in, src, dst)
             node = self.node_core(torch.cat([node_in, scatter_sum(edge, dst, n)], dim=-1))
         out = self.decoder(node)
         return select_by_type(out, batch.types, self.n_outputs) if self.per_type_heads else out
 
-    def _edge_update(self, edge_in: torch.Tensor, node_in: torch.Tensor, src: torch.Tensor,
-                     dst: torch.Tensor) -> torch.Tensor:
-        """edge_core([edge_in, node_in[src], node_in[dst]]) without building the (E, 6d) input.
+    def _edge_update(self, edge: torch.Tensor, edge_const: torch.Tensor, node_in: torch.Tensor,
+                     src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """edge_core([edge, edge0, node_in[src], node_in[dst]]) without building the (E, 6d) input.
 
-        The first linear layer is split by input blocks; the sender and receiver blocks act on
-        the N node rows before the gather (same weights and result, ~2x fewer FLOPs per edge).
+        The first linear layer is split by input blocks: ``edge_const`` = its encoded-edge block
+        applied to edge0, plus the bias (computed once per forward pass); the sender and receiver
+        blocks act on the N node rows before the gather (same weights and result, ~3x fewer
+        FLOPs per edge than the concatenation).
         """
         first = self.edge_core[0]
-        k = edge_in.shape[1]
-        w_e, w_s, w_r = first.weight[:, :k], first.weight[:, k: 2 * k], first.weight[:, 2 * k:]
-        pre = edge_in @ w_e.T + (node_in @ w_s.T)[src] + (node_in @ w_r.T)[dst] + first.bias
+        d = edge.shape[1]
+        w_e, w_s, w_r = first.weight[:, :d], first.weight[:, 2 * d: 4 * d], first.weight[:, 4 * d:]
+        pre = edge @ w_e.T + edge_const + (node_in @ w_s.T)[src] + (node_in @ w_r.T)[dst]
         return self.edge_core[1:](pre)
 
 
