@@ -14,6 +14,7 @@ from conftest import REPO
 from equiglass import settings as S
 from equiglass.config import ConfigError, check_config, deep_merge, load_config
 from equiglass.split import split_at, split_samples
+from equiglass.steps.directions import cold_section
 
 # the tiny preset with a colder test-only temperature (two configurations) and 6 replicas (not 4) on
 # every test configuration
@@ -113,15 +114,17 @@ def test_planned_jobs(tmp_path):
 
 
 def test_run_with_a_test_only_temperature(tmp_path):
-    """Tiny DAG (ridge only) with a test-only temperature and 6 replicas on test configurations:
-    labels have 6 replicas where they are scored and 4 where they are trained on, the models are
-    scored at the test-only temperature, and raising test_replicas later adds batches only."""
+    """Tiny DAG (SE(3) and ridge trained at 0.8) with a colder test-only temperature and 6 replicas
+    on test configurations: labels have 6 replicas where they are scored and 4 where they are
+    trained on, the models are scored at the test-only temperature (train hot → test cold, paired
+    Δρ in the generalization experiment), and raising test_replicas later adds batches only."""
     work = copy_workflow(tmp_path)
-    lean = deep_merge(COLD, {"training": {"models": ["ridge"], "sets": [[0.8]], "model_sets": {}},
-                             "experiments": {"enabled": False}, "ablations": {"enabled": False}})
+    lean = deep_merge(COLD, {"training": {"models": ["se3gnn", "ridge"], "sets": [[0.8]],
+                                          "model_sets": {"se3gnn": [[0.8]], "bapst": [[0.8]]}},
+                             "experiments": {"interpret": {"model_set": [0.8]}}, "ablations": {"enabled": False}})
     (work / "cold.yaml").write_text(yaml.safe_dump(lean))
     args = ("--cores", "2", "--configfile", "presets/tiny.yaml", "cold.yaml")
-    res = snakemake(work, "results/eval/ridge/T0.80.json", "results/split.json", *args, timeout=1800)
+    res = snakemake(work, "results/experiments/generalization.json", "results/split.json", *args, timeout=1800)
     assert res.returncode == 0, res.stderr[-4000:]
     split = json.loads((work / "results/split.json").read_text())
     assert split["test_only"] == ["0.70"] and split["by_temperature"]["0.70"]["train"] == []
@@ -136,6 +139,11 @@ def test_run_with_a_test_only_temperature(tmp_path):
     assert set(ev["results"]) == {"0.70", "0.80", "1.00"}
     assert len(ev["results"]["0.70"]["configurations"]) == 2
     assert ev["results"]["0.70"]["ceiling"]["A"]["n_replicas"] == 6
+    gen = json.loads((work / "results/experiments/generalization.json").read_text())
+    cold = [d for d in gen["deltas"] if d["test_T"] == 0.7]
+    assert cold and all(d["direction"] == "colder" and d["n_configurations"] == 2 for d in cold)
+    assert {d["direction"] for d in gen["deltas"]} == {"colder", "seen", "hotter"}
+    assert "train hot → test cold" in "\n".join(cold_section(gen))
     # more test replicas later: new batches for the test configurations, nothing else simulated again
     (work / "more.yaml").write_text("isoconfigurational: {test_replicas: 8}\n")
     res = snakemake(work, "results/eval/ridge/T0.80.json", "--dry-run", *args, "more.yaml", timeout=300)

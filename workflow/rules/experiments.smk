@@ -30,9 +30,10 @@ if EXP["enabled"]:
             **light_resources(),
         params:
             caption=what_was_run(),
+            seed=config["seeds"]["split"],
         shell:
             "python -m equiglass experiment generalization {input} --output {output.json} "
-            "--figures {output.matrix} {output.curves} --caption {params.caption:q} 2> {log}"
+            "--figures {output.matrix} {output.curves} --caption {params.caption:q} --seed {params.seed} 2> {log}"
 
     rule transfer:
         input:

@@ -12,6 +12,7 @@ from typing import Any
 from ..files import atomic_path, float_array, read_json
 from ..reference import GLASSBENCH_TAU_ALPHA, PUBLISHED_SE3_POOLED_044, PUBLISHED_SE3_SERIES
 from .convergence import LEARNED_LOSS, LEARNED_RHO, describe, qualify, training_status
+from .directions import cold_section
 
 PUBLISHED = ("GlassBench's deposited SE(3)-GNN predictions (Pezzicoli et al. 2024; Jung et al., Roadmap on machine "
              "learning glassy dynamics, data Zenodo 10118191) as scored in the public EIGNN repository "
@@ -357,8 +358,10 @@ def _experiment_sections(generalization_json: Any, transfer_json: Any, interpret
                   "| model | train set | test T | seen in training | ρ ± sem |", "|---|---|---|---|---|"]
         for r in sorted(g["rows"], key=lambda r: (r["model"], r["train_set"], r["test_T"])):
             if r["species"] == "A":
-                lines.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {'no' if r['unseen'] else 'yes'} "
+                seen = f"no ({r['direction']})" if r["unseen"] and "direction" in r else "no" if r["unseen"] else "yes"
+                lines.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {seen} "
                              f"| {_f(float_array(r['rho'])[k])} ± {_f(float_array(r['rho_sem'])[k])} |")
+        lines += cold_section(g)
     if transfer_json and Path(transfer_json).exists():
         t = read_json(transfer_json)
         k = t["tau_alpha_index"]
