@@ -153,3 +153,12 @@ def test_run_with_a_test_only_temperature(tmp_path):
     assert counts["isoconfigurational"] == n_test  # batch 03 (replicas 6, 7) of each test configuration
     assert not {"equilibrate", "dynamics"} & set(counts)
     assert counts["propensity"] == n_test
+
+
+def test_tau_alpha_estimate_at_the_cold_temperature_is_the_measured_one():
+    """Run lengths at T = 0.56 are sized with τ_α measured by this pipeline (not GlassBench's 52)."""
+    from equiglass.reference import GLASSBENCH_TAU_ALPHA, PIPELINE_MEASUREMENTS
+    from equiglass.system import tau_alpha_estimate
+
+    assert tau_alpha_estimate(0.56) == pytest.approx(PIPELINE_MEASUREMENTS[0.56][4])
+    assert GLASSBENCH_TAU_ALPHA[0.56] == 52.0
