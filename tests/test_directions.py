@@ -87,6 +87,7 @@ def test_generalization_step_writes_directions_deltas_figures_and_summary(evalua
     assert all(f.stat().st_size > 10_000 for f in figs)
     text = "\n".join(cold_section(g))
     assert "## Train hot → test cold (A)" in text and "T = 0.56, colder than all of them" in text
+    assert "ρ_A at τ_α T = 0.56: 0.699" in text  # GlassBench's SE(3)-GNN trained at 0.56, for scale
     lines = [ln for ln in text.splitlines() if ln.startswith("| train")]
     assert [ln.split(" | ")[0] for ln in lines] == ["| train hot → test cold"] * 2 + ["| train cold → test hot"] * 2
     assert "| Fs=0.368 |" in lines[1] and "+0.100 [" in lines[1] and lines[1].endswith("| 6 | supported |")
