@@ -7,7 +7,8 @@ VENV ?= .venv
 CORES ?= 2
 PRESET ?=
 TORCH_SPEC ?= torch==2.13.0
-PYTEST_ARGS ?= -m "not slow" -n 2
+# loadgroup: the tests of the tiny run (xdist_group "tiny_run") share one worker, so it runs once
+PYTEST_ARGS ?= -m "not slow" -n 2 --dist loadgroup
 # the fast tests on a real local SLURM (one cluster per machine: serial); skipped with the reason
 # where it cannot be installed (not root, no apt-get)
 SLURM_PYTEST_ARGS ?= -m "slurm and not slow" -p no:xdist -rs
@@ -15,7 +16,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.equiglass-installed
 CONFIGFILE := $(if $(PRESET),--configfile presets/$(PRESET).yaml,)
 
-.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install docs
+.PHONY: run test test-all test-slurm lint lint-workflow bench report dry-run clean install docs findings
 
 install: $(STAMP)
 
@@ -30,12 +31,13 @@ run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --show-failed-logs
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --report results/report.html
 	@echo "Results in results/ (figures in results/figures, metrics in results/tables/metrics.md, report in results/report.html)"
+	@echo "make findings writes its findings page (docs/findings-<preset>.md)"
 
 dry-run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(CONFIGFILE) --dry-run --quiet
 
 test: $(STAMP) lint-workflow
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(SLURM_PYTEST_ARGS) tests/test_slurm_local.py
 
@@ -51,14 +53,19 @@ test-slurm: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slurm -p no:xdist -rP tests/test_slurm_local.py
 
 test-all: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP) lint-workflow
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 # the configuration reference, generated from the schema and the rules (a test fails when it is stale)
 docs: $(STAMP)
 	$(BIN)/python -m equiglass config-reference -o docs/configuration.md
+
+# the findings page of the finished run in results/, stamped with its commit, machine and measured
+# wall time (equiglass findings; docs/findings.md says how the pages are made)
+findings: $(STAMP)
+	$(BIN)/python -m equiglass findings results -o docs/
 
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run_all.py

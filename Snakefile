@@ -31,6 +31,7 @@ if SOURCE != "glassbench":
     include: "workflow/rules/inputs.smk"
 
 
+include: "workflow/rules/glassbench.smk"
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"

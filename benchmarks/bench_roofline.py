@@ -190,8 +190,9 @@ def _layer_rows(lf, lk, x_in, batch, basis, kg, cache: dict, reps: int) -> list[
         out = UVUConvolution.apply(hk, w_p, m, kg.pairs, plan)
         out.backward(torch.ones_like(out))
 
-    fwd = sum(int(b[3] * b[1] * (2 * b[2] + 3)) for b in plan.blocks)
-    bwd = sum(int(b[3] * b[1] * (4 * b[2] + 6)) for b in plan.blocks)
+    # per edge, a group (io, mul, G, d1, D, ...): D columns × G·mul lanes × (d1 FMAs + weight, sign)
+    fwd = sum(int(g[4] * g[1] * g[2] * (2 * g[3] + 3)) for g in plan.groups)
+    bwd = sum(int(g[4] * g[1] * g[2] * (4 * g[3] + 6)) for g in plan.groups)
     din, dout = lf.tp.irreps_in1.dim, lf.tp.irreps_out.dim
     rows.append(("tensor products + sum over edges", float(e * (fwd + bwd)),
                  4.0 * (e * (2 * plan.m_width + 4 * wn + 3 * din) + 2 * n * dout),

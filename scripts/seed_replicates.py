@@ -2,13 +2,16 @@
 """Seed replicates of one model of a finished run, and comparisons that hold the seed spread.
 
 A single training is one draw: the same SE(3) settings trained from two seeds differed by 0.06 in
-ρ_A at τ_α in this project's lever runs, as much as most levers. This script retrains one model of
-the workflow (exactly the workflow's ``train`` and ``evaluate`` commands, taken from a Snakemake
-dry run) from ``--seeds`` training seeds, optionally with settings changed (``--set``), evaluates
-each on the run's test configurations, and compares them with the run's other models by a
-two-level paired bootstrap (test configurations jointly, seeds of each side independently:
-:func:`equiglass.stats.seed_replicated_difference`), and with the other replicate sets (tags)
-of the same model.
+ρ_A at τ_α in this project's lever runs, as much as most levers. The workflow trains
+``training.seeds`` replicates of each model itself (and compares them as below in
+``results/tables/comparisons.csv``); this script is for settings the run did not train: it retrains
+one model of the workflow (exactly the workflow's ``train`` and ``evaluate`` commands, taken from a
+Snakemake dry run) from ``--seeds`` training seeds, optionally with settings changed (``--set``),
+evaluates each on the run's test configurations, and compares them with the run's other models
+(with all of their workflow seeds) by the workflow's own comparison
+(:func:`equiglass.steps.compare.compare_pair`: the two-level paired bootstrap of
+:func:`equiglass.stats.seed_replicated_difference`, test configurations jointly, seeds of each side
+independently), and with the other replicate sets (tags) of the same model.
 
 Run it from the repository root after the workflow has made the model's inputs, e.g.::
 
@@ -16,8 +19,10 @@ Run it from the repository root after the workflow has made the model's inputs, 
     python scripts/seed_replicates.py --configfile presets/study.yaml --model se3gnn --trainset T0.60 --seeds 3 \\
         --tag epochs120 --set training.epochs=120 --set training.patience=30
 
-Seed 0 is the workflow's own seed (without ``--set`` its evaluation is reused: training is
-deterministic); seed k > 0 is ``derive_seed(seed0, "replicate", k)``. Output:
+Seed 0 is the workflow's own seed; seed k > 0 is ``derive_seed(seed0, "replicate", k)``
+(:func:`equiglass.settings.replicate_seed`, as the workflow's replicate k of ``training.seeds``).
+Without ``--set``, the workflow's evaluations of the same seeds are reused (training is
+deterministic). Output:
 ``results/seed_replicates/<model>/<trainset>/<tag>/s<k>/`` (model, history, ``evaluation.json``)
 and ``summary.json`` / ``summary.md`` beside them. Finished replicates are skipped, so it resumes.
 """
@@ -34,14 +39,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from equiglass.ablations import tau_alpha_label
 from equiglass.config import load_config
 from equiglass.files import atomic_path, read_json, write_json
 from equiglass.provenance import git_commit
-from equiglass.seeds import derive_seed
-from equiglass.stats import seed_replicated_difference
+from equiglass.settings import replicate_seed
+from equiglass.steps.compare import compare_pair, per_seed_rho
 
 
 def workflow_commands(configfiles: list[str], model: str, trainset: str) -> tuple[list[str], list[str]]:
@@ -103,8 +106,7 @@ def replicate_commands(train: list[str], evaluate: list[str], out: Path, k: int,
     settings = json.loads(train[train.index("--settings") + 1])
     for assignment in overrides:
         _set(settings, assignment)
-    seed0 = int(settings["seed"])
-    settings["seed"] = seed0 if k == 0 else derive_seed(seed0, "replicate", k)
+    settings["seed"] = replicate_seed(int(settings["seed"]), k)
     d = out / f"s{k}"
     t = _replace(_replace(train, "--settings", json.dumps(settings)), "--out-dir", str(d))
     e = _replace(_replace(evaluate, "--model", str(d / "model.pt")), "--output", str(d / "evaluation.json"))
@@ -113,34 +115,47 @@ def replicate_commands(train: list[str], evaluate: list[str], out: Path, k: int,
     return cmd, int(settings["seed"])
 
 
-def per_configuration(evaluation: dict, T: str) -> tuple[list[str], list[str], np.ndarray]:
-    r = evaluation["results"][T]
-    return r["configurations"], r["timescale_labels"], np.asarray(r["metrics"]["A"]["pearson_per_configuration"])
+def workflow_evaluations(model: str, trainset: str) -> list[Path]:
+    """The run's evaluations of ``model`` on ``trainset``: replicate 0, then its ``training.seeds``
+    replicates (``results/eval/<model>/<set>/seed<r>.json``) in order."""
+    first = Path(f"results/eval/{model}/{trainset}.json")
+    seeds = sorted(Path(f"results/eval/{model}/{trainset}").glob("seed*.json"), key=lambda f: int(f.stem[4:]))
+    return [first, *seeds] if first.exists() else []
 
 
-def compare(sets: dict[str, list[dict]], name: str, labels_of_interest: list[str]) -> list[dict]:
-    """Rows ``name`` − every other entry of ``sets`` (label → evaluations, one per seed)."""
+def workflow_replicate(model: str, trainset: str, k: int, seed: int) -> Path | None:
+    """The run's evaluation of replicate ``k`` when the run trained it from ``seed`` (else None)."""
+    if k == 0:
+        path = Path(f"results/eval/{model}/{trainset}.json")
+        return path if path.exists() else None
+    path = Path(f"results/eval/{model}/{trainset}/seed{k}.json")
+    trained = Path(f"results/models/{model}/{trainset}/seed{k}/model.json")
+    if path.exists() and trained.exists() and read_json(trained)["info"]["training"].get("seed") == seed:
+        return path
+    return None
+
+
+def compare(sets: dict[str, list[dict]], name: str, labels_of_interest: list[str], seed: int = 0) -> list[dict]:
+    """Rows ``name`` − every other entry of ``sets`` (label → evaluations, one per seed), species A,
+    at ``labels_of_interest``: :func:`equiglass.steps.compare.compare_pair`'s rows (bootstrap ``seed``:
+    the workflow's, seeds.split, gives the numbers of its comparisons.csv)."""
     rows = []
     mine = sets[name]
-    for T in sorted(mine[0]["results"]):
-        confs, labels, _ = per_configuration(mine[0], T)
-        a = np.stack([per_configuration(e, T)[2] for e in mine])  # (S, C, n_t)
-        for other, evals in sets.items():
-            if other == name or T not in evals[0]["results"]:
+    for other, evals in sets.items():
+        if other == name:
+            continue
+        for r in compare_pair(mine, evals, name, other, species=("A",), seed=seed):
+            if r["timescale"] not in labels_of_interest:
                 continue
-            oc, olabels, _ = per_configuration(evals[0], T)
-            if oc != confs:
-                continue
-            b = np.stack([per_configuration(e, T)[2] for e in evals])
-            for lab in labels_of_interest:
-                if lab not in labels or lab not in olabels:
-                    continue
-                d = seed_replicated_difference(a[:, :, labels.index(lab)], b[:, :, olabels.index(lab)], seed=0)
-                rows.append({"a": name, "b": other, "test_T": T, "timescale": lab, "delta_rho": d.mean,
-                             "ci_low": d.low, "ci_high": d.high, "n_configurations": d.n, "seeds_a": len(a),
-                             "seeds_b": len(b), "verdict": d.verdict(),
-                             "rho_a_per_seed": a[:, :, labels.index(lab)].mean(axis=1).round(4).tolist()})
-    return rows
+            T = f"{r['test_T']:.2f}"
+            confs = [c for c in mine[0]["results"][T]["configurations"]
+                     if c in evals[0]["results"][T]["configurations"]]
+            a = per_seed_rho(mine, T, "A", confs, r["timescale"])
+            rows.append({"a": name, "b": other, "test_T": T, "timescale": r["timescale"],
+                         "delta_rho": r["delta_rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "n_configurations": r["n_configurations"], "seeds_a": r["seeds_a"], "seeds_b": r["seeds_b"],
+                         "verdict": r["verdict"], "rho_a_per_seed": a.mean(axis=1).round(4).tolist()})
+    return sorted(rows, key=lambda r: r["test_T"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,15 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     train, evaluate = workflow_commands(["config.yaml", *args.configfile], args.model, args.trainset)
     threads = cfg["training"]["threads"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    pipeline_eval = Path(f"results/eval/{args.model}/{args.trainset}.json")
     todo, seeds, walls = [], {}, {}
     for k in range(args.seeds):
         cmd, seed = replicate_commands(train, evaluate, out, k, args.overrides)
         seeds[k] = seed
         target = out / f"s{k}" / "evaluation.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        if k == 0 and not args.overrides and pipeline_eval.exists() and not target.exists():
-            with atomic_path(target) as tmp:  # the workflow's own training: deterministic, reused
+        pipeline_eval = None if args.overrides else workflow_replicate(args.model, args.trainset, k, seed)
+        if pipeline_eval is not None and not target.exists():
+            with atomic_path(target) as tmp:  # the workflow's own training of this seed: deterministic, reused
                 tmp.write_text(pipeline_eval.read_text())
         if not target.exists():
             todo.append((k, cmd))
@@ -200,16 +215,17 @@ def main(argv: list[str] | None = None) -> None:
     for f in sorted(Path("results/eval").glob(f"*/{args.trainset}.json")):
         family = f.parent.name
         if family != args.model and (args.against is None or family in args.against):
-            sets[f"{family}@{args.trainset}"] = [read_json(f)]
+            sets[f"{family}@{args.trainset}"] = [read_json(e) for e in workflow_evaluations(family, args.trainset)]
     name = next(iter(sets))
     first = sets[name][0]["results"]
     labels = first[next(iter(first))]["timescale_labels"]
-    rows = compare(sets, name, [labels[0], tau_alpha_label(cfg)])
+    rows = compare(sets, name, [labels[0], tau_alpha_label(cfg)], seed=int(cfg["seeds"]["split"]))
     summary = {"model": args.model, "trainset": args.trainset, "tag": args.tag, "overrides": args.overrides,
                "seeds": seeds, "train_wall_s": walls, "commit": git_commit(), "rows": rows,
                "method": "two-level paired bootstrap (test configurations jointly; seeds of each side "
-                         "independently), 10 000 draws, 95 % percentile interval; species A; per-configuration "
-                         "Pearson rho averaged over seeds and configurations"}
+                         "independently; the paired bootstrap when both sides have one seed), 10 000 draws, "
+                         "95 % percentile interval, bootstrap seed seeds.split as the workflow's comparisons; "
+                         "species A; per-configuration Pearson rho averaged over seeds and configurations"}
     write_json(out / "summary.json", summary)
     md = [f"# Seed replicates: {name} ({args.seeds} seeds; overrides: {', '.join(args.overrides) or 'none'})", "",
           "| a − b | test T | timescale | Δρ_A [95 % CI] | seeds a/b | verdict | ρ_A of a per seed |",

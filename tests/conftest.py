@@ -54,6 +54,31 @@ def liquid_256():
     return final
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny preset run end to end in a copy of the workflow (once per session and xdist worker:
+    mark its tests ``xdist_group("tiny_run")``); returns the copy's folder."""
+    from test_workflow import copy_workflow, snakemake
+
+    work = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    # ~5 min alone on 2 cores; next to the other xdist worker's tests up to ~15 min
+    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", timeout=1800)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tiny_run):
+    """results/report.html of the tiny run (``snakemake --report``)."""
+    from test_workflow import snakemake
+
+    report = tiny_run / "results" / "report.html"
+    if not report.exists():
+        res = snakemake(tiny_run, "--cores", "1", "--configfile", "presets/tiny.yaml", "--report", str(report))
+        assert res.returncode == 0, res.stderr[-3000:]
+    return report
+
+
 def shared_data(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.exists():

@@ -127,6 +127,19 @@ def test_plan_prints_gpu_hours(tmp_path):
     assert re.search(r"^isoconfigurational\s+2000\s", res.stdout, re.M)
 
 
+def test_plan_of_the_glassbench_preset_without_data(tmp_path):
+    """The GlassBench preset with nothing on disk: the plan has the download (offline too: it is planned
+    and would fail with the fix), no MD, and a line of training-only GPU-hours."""
+    work = copy_workflow(tmp_path / "work")
+    res = subprocess.run([sys.executable, "-m", "equiglass", "plan", "--configfile", "presets/glassbench.yaml",
+                          "--profile", "profiles/slurm"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert re.search(r"^glassbench_download\s+1\s", res.stdout, re.M)
+    assert re.search(r"^train\s+16\s", res.stdout, re.M) and "isoconfigurational" not in res.stdout
+    m = re.search(r"^training only \(train\): ([\d.]+) GPU-hours in 16 jobs$", res.stdout, re.M)
+    assert m and 100 < float(m.group(1)) < 1e5, res.stdout[-1500:]
+
+
 @pytest.mark.gpu
 def test_gpu_smoke():
     """On a CUDA machine: one SE(3) GNN training step on the GPU, and HOOMD on the GPU if installed."""

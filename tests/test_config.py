@@ -82,6 +82,8 @@ def test_unknown_key_did_you_mean(base):
         ({"training": {"sets": [[0.45]]}}, "training.sets"),
         ({"md": {"device": "gpu"}}, "md.device"),
         ({"temperatures": [0.6, 0.601]}, "two decimals"),
+        ({"training": {"seeds": 0}}, "training.seeds"),
+        ({"training": {"per_model": {"se3gnn": {"seeds": 0}}}}, "training.per_model.se3gnn.seeds"),
     ],
 )
 def test_bad_values_name_the_key(base, overlay, message):
@@ -94,3 +96,24 @@ def test_error_names_the_file(tmp_path):
     f.write_text("md: [unclosed\n")
     with pytest.raises(ConfigError, match="broken.yaml"):
         load_config(f)
+
+
+def test_training_seeds_per_family(base):
+    """training.seeds: k replicates per model, per-family overrides; ridge (closed form) trains once.
+    Replicate 0 is the model's one training (settings unchanged); replicate r gets its own seed."""
+    from equiglass.seeds import derive_seed
+    from equiglass.settings import n_seeds, train
+
+    cfg = check_config(base)
+    assert {m: n_seeds(cfg, m) for m in ("se3gnn", "bapst", "ridge")} == {"se3gnn": 1, "bapst": 1, "ridge": 1}
+    seeded = check_config(deep_merge(base, {"training": {"seeds": 3, "per_model": {"bapst": {"seeds": 2},
+                                                                                   "ridge": {"seeds": 5}}}}))
+    assert {m: n_seeds(seeded, m) for m in ("se3gnn", "bapst", "ridge")} == {"se3gnn": 3, "bapst": 2, "ridge": 1}
+    first = train(cfg, "se3gnn", "T0.60", ["0.60"])
+    assert train(seeded, "se3gnn", "T0.60", ["0.60"]) == first == train(seeded, "se3gnn", "T0.60", ["0.60"], 0)
+    assert "seeds" not in first["training"] and "seeds" not in train(seeded, "bapst", "T0.60", ["0.60"])["training"]
+    second = train(seeded, "se3gnn", "T0.60", ["0.60"], 1)
+    assert second["seed"] == derive_seed(first["seed"], "replicate", 1) != first["seed"]
+    assert {k: v for k, v in second.items() if k not in ("seed", "replicate")} == \
+        {k: v for k, v in first.items() if k != "seed"} and second["replicate"] == 1
+    assert train(seeded, "se3gnn", "T0.60", ["0.60"], 2)["seed"] not in (first["seed"], second["seed"])

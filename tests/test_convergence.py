@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from equiglass.experiments import control_comparison, probe_r2_per_configuration
-from equiglass.steps.convergence import qualify, training_status
+from equiglass.steps.convergence import combine_seeds, describe, qualify, training_status
 from equiglass.steps.summary import _claim3
 
 
@@ -53,6 +53,23 @@ def test_a_model_still_improving_and_a_closed_form_fit(tmp_path):
     assert qualify("supported", ridge, se3) == "unresolved (se3gnn was still improving within this budget)"
     assert qualify("contradicted", se3, ridge) == "contradicted at this budget (se3gnn was still improving)"
     assert qualify("supported", se3, ridge) == "supported"
+
+
+def test_a_verdict_against_a_model_one_of_whose_seeds_did_not_learn(tmp_path):
+    """training.seeds = 3: replicate r's record lies in <set>/seed<r>/; a model learned only if every seed did."""
+    good = {"epochs_run": 5, "epochs": 40, "best_epoch": 3, "stop_reason": "early stopping (no improvement)"}
+    hist = [{"epoch": e, "train_loss": 1 - 0.2 * e, "val_rho_A": 0.1 * e} for e in (1, 2, 3)]
+    bad = [{"epoch": e, "train_loss": 1.5, "val_rho_A": 0.01} for e in (1, 2, 3)]
+    files = [_model(tmp_path, "bapst/T0.60", good, hist), _model(tmp_path, "bapst/T0.60/seed1", good, hist),
+             _model(tmp_path, "bapst/T0.60/seed2", good, bad)]
+    sts = [training_status(f, f.with_name("history.csv")) for f in files]
+    assert [s["model"] for s in sts] == ["bapst@T0.60"] * 3 and [s["replicate"] for s in sts] == [0, 1, 2]
+    assert "bapst@T0.60 seed replicate 2: did not learn" in describe(sts[2])
+    both = combine_seeds(sts)["bapst@T0.60"]
+    assert both["n_seeds"] == 3 and not both["learned"] and both["flattened"]
+    assert qualify("supported", None, both) == "unresolved (bapst did not learn within this budget: 1 of 3 seeds)"
+    assert combine_seeds(sts[:2])["bapst@T0.60"]["learned"] and qualify("supported", None, combine_seeds(sts[:2])[
+        "bapst@T0.60"]) == "supported"
 
 
 def test_leave_one_configuration_out_probe_and_control():

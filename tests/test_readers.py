@@ -79,7 +79,8 @@ def glassbench_file(folder, i, n=64, orient="N_first", rng=None):
     box = (n / 1.2) ** (1 / 3)
     folder.mkdir(parents=True, exist_ok=True)
     prop = rng.uniform(0, 1, (n, 10))
-    f = folder / f"N{n}T0.44_{i}.npz"
+    temp = folder.parent.name[1:] if folder.parent.name.startswith("T0.") else "0.44"
+    f = folder / f"N{n}T{temp}_{i}.npz"
     np.savez(f, types=np.array([0] * (n - 13) + [1] * 13), initial_positions=rng.uniform(0, box, (n, 3)),
              initial_positions_inherent=rng.uniform(0, box, (n, 3)),
              initial_positions_cage=rng.uniform(0, box, (n, 3)),
@@ -129,3 +130,96 @@ def test_glassbench_bad_files(tmp_path):
         read_glassbench(tmp_path / "T0.44" / "train" / "N64T0.44_3.npz")
     with pytest.raises(InputError, match="data.path"):
         scan_dataset("glassbench", tmp_path / "nowhere")
+
+
+def test_glassbench_types_one_two_and_tau_alpha_label(tmp_path):
+    """GlassBench stores types 1 (A) / 2 (B) (the EIGNN loader one-hot encodes types - 1); the time at τ_α
+    of each built-in grid is labelled 1tau_a."""
+    f, prop = glassbench_file(tmp_path / "T0.50" / "test", 401)
+    data = dict(np.load(f))
+    data["types"] = data["types"] + 1
+    data["md_prop"] = prop.T  # [n_times, N], as GlassBench's own scripts read it
+    np.savez(f, **data)
+    s = read_glassbench(f)
+    assert s.state.types.tolist() == (data["types"] - 1).tolist() and (s.state.types == 0).sum() == 51
+    assert s.times[6] == 217.0 and s.labels[6] == "1tau_a" and s.labels[0] == "t=0.108"
+    assert s.tau_alpha == 217.0
+    np.testing.assert_allclose(s.propensity, prop.T)
+
+
+@pytest.mark.parametrize("shape", ["times_first", "N_first", "per_particle"])
+def test_glassbench_deposited_predictions(tmp_path, shape):
+    from equiglass.formats.published import read_glassbench_predictions
+
+    f, prop = glassbench_file(tmp_path / "T0.44" / "test", 401)
+    data = dict(np.load(f))
+    pred = {"times_first": prop.T, "N_first": prop, "per_particle": prop[:, 0]}[shape]
+    np.savez(f, **data, SE3=pred.astype(np.float32))
+    got = read_glassbench_predictions(f, ["SE3", "BOTAN"])
+    assert "BOTAN" not in got and got["SE3"].shape == (10, 64)
+    want = prop.T if shape != "per_particle" else np.broadcast_to(prop[:, 0], (10, 64))
+    np.testing.assert_allclose(got["SE3"], want, rtol=1e-6)
+    np.savez(f, **data, SE3=prop[:5])
+    with pytest.raises(InputError, match="'SE3' has shape"):
+        read_glassbench_predictions(f, ["SE3"])
+
+
+def test_glassbench_plan_names_missing_files_and_reads_present_ones(tmp_path):
+    from equiglass.formats.published import plan_glassbench
+
+    for i in (1, 2, 3):
+        glassbench_file(tmp_path / "T0.44" / "train", i)
+    glassbench_file(tmp_path / "T0.44" / "test", 401)
+    glassbench_file(tmp_path / "T0.64" / "train", 1)  # too few: planned for download again
+    found, fetch = plan_glassbench(tmp_path, ["0.44", "0.64"], 64, {"0.44": 3, "0.64": 2}, 1)
+    assert fetch == ["0.64"]
+    assert found["0.44"]["train"][-1].endswith("T0.44/train/N64T0.44_3.npz")
+    assert found["0.64"]["train"] == [str(tmp_path / "T0.64" / "train" / f"N64T0.64_{i}.npz") for i in (1, 2)]
+    assert found["0.64"]["test"] == [str(tmp_path / "T0.64" / "test" / "N64T0.64_401.npz")]
+    found, fetch = plan_glassbench(tmp_path, ["0.44", "0.64"], 64, {"0.44": 3, "0.64": 2}, 1, can_fetch=False)
+    assert fetch == [] and len(found["0.64"]["train"]) == 1  # what is there, as before
+
+
+def _zip_of_tarballs(path, members):
+    """A zip with one tar.gz per temperature: {zip member: {tar member: bytes}}."""
+    import io
+    import tarfile
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, files in members.items():
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+                for fname, payload in files.items():
+                    info = tarfile.TarInfo(fname)
+                    info.size = len(payload)
+                    tar.addfile(info, io.BytesIO(payload))
+            zf.writestr(name, buf.getvalue())
+    return path
+
+
+def test_fetch_verifies_and_unpacks(tmp_path):
+    import hashlib
+
+    from equiglass.fetch import FetchError, place_verified, unpack_temperature
+
+    src = _zip_of_tarballs(tmp_path / "dl.zip", {"GlassBench/KA_models/T0.44.tar.gz": {
+        "T0.44/train/N4T0.44_1.npz": b"one", "T0.44/test/N4T0.44_401.npz": b"two", "T0.44/train/N4T0.44_2.npz": b"x"}})
+    md5 = hashlib.md5(src.read_bytes()).hexdigest()
+    with pytest.raises(FetchError, match="data.fetch.md5"):
+        place_verified(src, tmp_path / "kept.zip", "0" * 32)
+    with pytest.raises(FetchError, match="data.fetch.size"):
+        place_verified(src, tmp_path / "kept.zip", md5, src.stat().st_size + 1)
+    assert not (tmp_path / "kept.zip").exists()
+    rec = place_verified(src, tmp_path / "kept.zip", md5, src.stat().st_size)
+    assert rec["md5_checked"] and (tmp_path / "kept.zip").read_bytes() == src.read_bytes()
+    out = tmp_path / "data"
+    wanted = ["T0.44/train/N4T0.44_1.npz", "T0.44/test/N4T0.44_401.npz"]
+    written = unpack_temperature(tmp_path / "kept.zip", "GlassBench/KA_models/T0.44.tar.gz", wanted, out)
+    assert sorted(written) == sorted(str(out / w) for w in wanted)
+    assert (out / wanted[1]).read_bytes() == b"two" and not (out / "T0.44/train/N4T0.44_2.npz").exists()
+    with pytest.raises(FetchError, match="1 expected files are not in it"):
+        unpack_temperature(tmp_path / "kept.zip", "GlassBench/KA_models/T0.44.tar.gz", ["T0.44/train/N4T0.44_9.npz"],
+                           out)
+    with pytest.raises(FetchError, match="fix data.fetch.member"):
+        unpack_temperature(tmp_path / "kept.zip", "GlassBench/KA_models/T0.50.tar.gz", wanted, out)

@@ -215,3 +215,8 @@ def test_plan_costs_every_learning_rule(paper):
     assert rows["isoconfigurational"]["gpus_per_job"] == 1 and rows["graphs"]["gpu_hours"] == 0
     no_gpu = {r["rule"]: r for r in P.plan(paper, counts, {"0.44": 260}, gpus=False, n_test_graphs=500)}
     assert sum(r["gpu_hours"] for r in no_gpu.values()) == 0
+    # training.seeds: the replicate jobs cost as the families they retrain (ridge, closed form, has none)
+    seeded = {**paper, "training": {**paper["training"], "seeds": 3}}
+    both = {r["rule"]: r for r in P.plan(seeded, {"train": 20, "train_seed": 40}, {"0.44": 260}, gpus=True)}
+    assert both["train_seed"]["minutes_per_job"] > both["train"]["minutes_per_job"] > 1  # ridge's minute left out
+    assert both["train_seed"]["gpus_per_job"] == 1 and both["train_seed"]["gpu_hours"] > 0

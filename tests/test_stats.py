@@ -59,6 +59,20 @@ def test_seed_to_seed_spread_widens_the_interval():
         seed_replicated_difference(a, b[:, :5])
 
 
+def test_one_seed_each_is_the_paired_bootstrap_bit_for_bit():
+    """training.seeds = 1: the two-level bootstrap gives today's paired interval exactly (NaN configurations
+    left out as before), so comparisons.csv and the claims are unchanged; a model's own interval too."""
+    from equiglass.stats import seed_replicated_interval
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0.4, 0.1, 9), rng.normal(0.38, 0.1, 9)
+    a[3] = np.nan
+    for seed in (0, 3):
+        assert seed_replicated_difference(a[None], b[None], seed=seed) == paired_difference(a, b, seed=seed)
+        assert seed_replicated_difference(a, b, seed=seed) == paired_difference(a, b, seed=seed)
+        assert seed_replicated_interval(a[None], seed=seed) == interval(a, seed=seed)
+
+
 def test_per_configuration_rho_by_species():
     rng = np.random.default_rng(2)
     types = np.array([0] * 50 + [1] * 50)
@@ -134,3 +148,56 @@ def test_ablation_variants_share_the_reference_and_match_parameters():
     assert s["match_parameters"]["reference"]["l_max"] == cfg["models"]["se3gnn"]["l_max"]
     bapst = ablation_train(cfg, "bapst-n1", ["0.60"])
     assert bapst["training"]["timescales"] == ["Fs=0.368"] and bapst["training"]["loss_types"] == ["A"]
+
+
+def _seeded(model: str, per_seed: list[np.ndarray], train_t: list[float]) -> list[dict]:
+    """Evaluations of one model from several training seeds, with the metrics metrics_rows reads."""
+    out = []
+    for rho in per_seed:
+        ev = _evaluation(model, rho, train_t)
+        ev["n_parameters"] = 1000
+        for res in ev["results"].values():
+            m = res["metrics"]["A"]
+            m.update(pearson=np.nanmean(rho, axis=0).tolist(), pearson_sem=[0.01, 0.01], pearson_ci_low=[0.0, 0.0],
+                     pearson_ci_high=[1.0, 1.0], pearson_pooled=np.nanmean(rho, axis=0).tolist(),
+                     spearman=[0.5, 0.5], mse=[1.0, 1.0], n_configurations=len(rho))
+        out.append(ev)
+    return out
+
+
+def test_seed_aware_comparisons_metrics_and_claims():
+    """SE(3) beats Bapst by 0.05 on every configuration in its first training; its other two seeds land
+    0.12 below and 0.10 above. One seed (as today): supported, and compare_pair with one-element lists is
+    the dict call's rows exactly. Three seeds: the seeds disagree by more than the difference, so the
+    two-level interval straddles 0 and the claim is unresolved, with the seed counts said; metrics.csv
+    gives the seed mean, the seed spread and an interval that holds it."""
+    from equiglass.steps.compare import compare_pair
+    from equiglass.steps.learn import metrics_rows
+    from equiglass.steps.summary import claims
+
+    rng = np.random.default_rng(11)
+    base = rng.normal(0.4, 0.1, (8, 2))
+    first = base + 0.05 + rng.normal(0, 0.003, (8, 2))
+    se3 = _seeded("se3gnn", [first, first - 0.12, first + 0.10], [0.6])
+    bapst = _seeded("bapst", [base], [0.6])
+    one = compare_pair(se3[0], bapst[0], "se3gnn@T0.60", "bapst@T0.60", species=("A",), seed=3)
+    assert compare_pair(se3[:1], bapst, "se3gnn@T0.60", "bapst@T0.60", species=("A",), seed=3) == one
+    assert all(r["verdict"] == "supported" and (r["seeds_a"], r["seeds_b"]) == (1, 1) for r in one)
+    three = compare_pair(se3, bapst, "se3gnn@T0.60", "bapst@T0.60", species=("A",), seed=3)
+    assert len(three) == len(one) and all((r["seeds_a"], r["seeds_b"]) == (3, 1) for r in three)
+    assert all(r["ci_low"] < 0 < r["ci_high"] and r["verdict"] == "unresolved" for r in three)
+    for r1, r3 in zip(one, three):  # the mean over seeds moves little; the interval widens
+        assert abs(r3["delta_rho"] - (r1["delta_rho"] - 0.02 / 3)) < 1e-9
+        assert r3["ci_high"] - r3["ci_low"] > 3 * (r1["ci_high"] - r1["ci_low"])
+    params = {"se3gnn": 30_000, "bapst": 62_000}
+    assert claims(one, params, None, None)[0][2] == "supported"
+    claim = claims(three, params, None, None)[0]
+    assert claim[2] == "unresolved" and "(3 vs 1 seeds)" in claim[1]
+    rows = [r for r in metrics_rows(se3 + bapst) if r["type"] == "A" and r["test_T"] == 0.6]
+    s3 = next(r for r in rows if r["model"] == "se3gnn" and r["timescale"] == "Fs=0.368")
+    per_seed = [np.mean(x[:, 1]) for x in (first, first - 0.12, first + 0.10)]
+    assert s3["n_seeds"] == 3 and s3["pearson"] == pytest.approx(np.mean(per_seed))
+    assert s3["pearson_seed_std"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert s3["pearson_ci_low"] < per_seed[1] + 0.02 and s3["pearson_ci_high"] > per_seed[2] - 0.02
+    b = next(r for r in rows if r["model"] == "bapst" and r["timescale"] == "Fs=0.368")
+    assert b["n_seeds"] == 1 and b["pearson_seed_std"] is None and (b["pearson_ci_low"], b["pearson_ci_high"]) == (0, 1)

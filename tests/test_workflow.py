@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -17,6 +18,9 @@ import pytest
 from conftest import REPO
 
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets", "profiles", "envs"]
+# the tests that read the tiny run (the session fixture `tiny_run` of conftest.py): one xdist worker
+# (`make test`: --dist loadgroup), so that the run is made once
+TINY = pytest.mark.xdist_group("tiny_run")
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -60,15 +64,7 @@ def job_counts(stdout: str) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("tiny"))
-    # ~5 min alone on 2 cores; next to the other xdist worker's tests up to ~15 min
-    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", timeout=1800)
-    assert res.returncode == 0, res.stderr[-4000:]
-    return work
-
-
+@TINY
 def test_tiny_dag_produces_metrics_and_figures(tiny_run):
     work = tiny_run
     metrics = (work / "results/tables/metrics.csv").read_text().splitlines()
@@ -127,6 +123,7 @@ def test_tiny_dag_produces_metrics_and_figures(tiny_run):
             assert f.read_chunk(0, f"log/particles/propensity_{k}").shape == (n,)
 
 
+@TINY
 def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
     work = tiny_run
     res = snakemake(work, "--cores", "1", "--configfile", "presets/tiny.yaml", "--dry-run")
@@ -140,10 +137,38 @@ def test_tiny_rerun_is_noop_and_param_change_reruns_only_learning(tiny_run):
     assert not {"equilibrate", "isoconfigurational", "propensity", "graphs", "dynamics"} & set(counts)
 
 
-def test_report_is_generated(tiny_run):
-    res = snakemake(tiny_run, "--cores", "1", "--configfile", "presets/tiny.yaml", "--report", "results/report.html")
-    assert res.returncode == 0, res.stderr[-3000:]
-    html = (tiny_run / "results/report.html").read_text(errors="ignore")
+@TINY
+def test_config_reference_names_the_rules_snakemake_reruns(tiny_run, tmp_path):
+    """docs/configuration.md's re-runs against Snakemake's own: after changing a key, every job
+    Snakemake re-runs because its params or input files changed belongs to a listed rule, and every
+    listed rule of the tiny DAG re-runs (directly, or downstream of one that does)."""
+    from equiglass import config_reference
+
+    changes = {"training.epochs": "training: {epochs: 3}", "figures.snapshot_slab": "figures: {snapshot_slab: 3.0}",
+               "experiments.transfer.lr": "experiments: {transfer: {lr: 0.002}}", "seeds.model": "seeds: {model: 5}",
+               "propensity.kind": "propensity: {kind: squared_displacement}"}
+    keys = [e for e in config_reference.entries(config_reference.schema()) if e.key in changes]
+    listed = config_reference.reruns(REPO, keys)
+    res = snakemake(tiny_run, "--dry-run", "--forceall", "--quiet", "rules", "--configfile", "presets/tiny.yaml")
+    in_dag = set(job_counts(res.stdout))
+    for key, overlay in changes.items():
+        (tmp_path / "change.yaml").write_text(overlay + "\n")
+        res = snakemake(tiny_run, "--dry-run", "--configfile", "presets/tiny.yaml", str(tmp_path / "change.yaml"))
+        assert res.returncode == 0, res.stderr[-3000:]
+        direct, rule = set(), None
+        for line in res.stdout.splitlines():
+            if m := re.match(r"^(?:local)?rule (\w+):", line):
+                rule = m.group(1)
+            elif "reason:" in line and ("Params have changed" in line or "Set of input files has changed" in line):
+                direct.add(rule)
+        assert direct, f"{key}: nothing re-runs"
+        assert direct <= set(listed[key]), f"{key}: Snakemake re-runs {sorted(direct - set(listed[key]))} too"
+        assert set(listed[key]) & in_dag <= set(job_counts(res.stdout)), key
+
+
+@TINY
+def test_report_is_generated(tiny_report):
+    html = tiny_report.read_text(errors="ignore")
     assert "dynamics.png" in html and "metrics.csv" in html
 
 
@@ -151,9 +176,18 @@ def test_report_is_generated(tiny_run):
     ("preset", "expected"),
     [
         ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 6, "compare": 1,
-                   "transfer": 1, "interpret": 1, "generalization": 1}),
+                   "transfer": 1, "interpret": 1, "generalization": 1, "train_seed": None}),  # one seed per model
+        # 3 training seeds of se3gnn, bapst and descriptor_mlp (one set, T = 0.6); ridge (closed form) once
+        # 40 + 9 + 9 configurations at T = 0.6, 0.7, 0.8 and 6 at the test-only 0.56; every test configuration
+        # (6 per temperature) gets a second batch of replicas (test_replicas 16)
+        ("study", {"train": 4, "evaluate": 4, "train_seed": 6, "evaluate_seed": 6, "compare": 1, "table": 1,
+                   "equilibrate": 64, "isoconfigurational": 64 + 4 * 6, "dynamics": 4}),
         ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
-                   "dynamics": 5, "train": 20, "evaluate": 20}),
+                   "dynamics": 5, "train": 20, "evaluate": 20, "train_seed": None}),
+        # no GlassBench on disk: the download is planned (offline too), the files named by its layout
+        ("glassbench", {"glassbench_download": 1, "glassbench_unpack": 1, "import_sample": 2000, "graphs": 2000,
+                        "import_dynamics": 4, "train": 16, "evaluate": 16, "published_predictions": 1,
+                        "equilibrate": None}),
     ],
 )
 def test_dry_run_of_larger_presets(tmp_path, preset, expected):
@@ -187,44 +221,95 @@ def test_python_on_path_without_dependencies_stops_with_the_fix(tmp_path):
     assert "No module named 'gsd'" in out and "source .venv/bin/activate" in out, out[-2000:]
 
 
-def _write_glassbench(root: Path, n: int = 256) -> None:
-    import numpy as np
+@pytest.fixture
+def http_folder(tmp_path):
+    """A local HTTP server (HEAD and GET, as Snakemake's http storage plugin asks) over a folder:
+    yields (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
 
-    from equiglass.md import MDSettings, equilibration_phases, initial_state, run_phases
-
-    rng = np.random.default_rng(0)
-    box = (n / 1.2) ** (1 / 3)
-    base, _ = run_phases(initial_state(n, 1.2, 3), equilibration_phases(1.0, 5.0, melt_time=2.0), MDSettings(),
-                         seed=1, label="gb", minimize_first=True)
-    for temp in ("0.44", "0.50"):
-        for part, ids in (("train", range(1, 6)), ("test", (401, 402))):
-            folder = root / f"T{temp}" / part
-            folder.mkdir(parents=True)
-            for i in ids:
-                pos = (base.positions + rng.normal(scale=0.05, size=(n, 3))) % box
-                prop = rng.uniform(0.1, 1.0, size=(n, 10))
-                np.savez(folder / f"N{n}T{temp}_{i}.npz", types=base.types, initial_positions=pos,
-                         initial_positions_inherent=pos, initial_positions_cage=pos, md_prop=prop, bb_prop=prop)
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
 
 
-def test_glassbench_source_runs_learning_rules(tmp_path):
-    """GlassBench files in place of simulation: import, graphs, training, evaluation. (Ablations
-    off: with them the test cost 8 min of CI, and the tiny DAG tests them on simulated data.)"""
-    work = copy_workflow(tmp_path)
-    _write_glassbench(work / "gb")
-    (work / "gb.yaml").write_text(
-        "data: {source: glassbench, path: gb, times: {'0.50': [0.108, 0.3, 1, 3, 10, 30, 100, 300, 1000, 6860]}}\n"
-        "inputs: {positions: inherent}\nexperiments: {enabled: false}\nablations: {enabled: false}\n"
-        "temperatures: [0.44, 0.50]\nsamples: 5\nsplit: {validation: 1, test: 2}\n"
-        "training: {models: [ridge], sets: [[0.44], [0.50]]}\n"
+def test_glassbench_preset_downloads_and_compares_with_deposited_predictions(tmp_path, http_folder):
+    """The glassbench preset's rules, scaled down by an overlay, on a tiny archive in GlassBench's
+    layout (tests/glassbench_fixture.py) served over HTTP: planned download, Snakemake's http storage
+    plugin, md5 checked, unpacked, imported, four model families trained and evaluated, the three
+    experiments, and ours compared paired with the test files' deposited predictions. (The overlay
+    drops the descriptor MLP, trained like the others, to keep the test near 4 min on 2 cores.)"""
+    import hashlib
+
+    from glassbench_fixture import make_glassbench_zip
+
+    served, url = http_folder
+    archive = make_glassbench_zip(served / "GlassBench.zip")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    work = copy_workflow(tmp_path / "w")
+    (work / "tiny_glassbench.yaml").write_text(
+        "# the glassbench preset scaled down to the fixture (N = 256, two temperatures, 4 + 3 files each)\n"
+        "system: {n_particles: 256}\ntemperatures: [0.44, 0.64]\nsamples: 4\nsplit: {validation: 1, test: 3}\n"
+        f"data: {{path: gb, fetch: {{url: '{url}/GlassBench.zip', md5: '{md5}', size: {archive.stat().st_size}}}}}\n"
+        "descriptors: {l_values: [4, 6], radial_max: 2.0, coarse_grain_cutoff: 1.5}\n"
+        "training: {models: [se3gnn, bapst, ridge], sets: [[0.44], [0.64]], epochs: 2, patience: 2, threads: 1,\n"
+        "           model_sets: {se3gnn: [[0.44]], bapst: [[0.44]]}, per_model: {bapst: {epochs: 1, patience: 1}}}\n"
+        "models: {se3gnn: {mul: 4, l_max: 1, n_layers: 2, radial_hidden: 8, readout_hidden: 8, checkpoint: false},\n"
+        "         bapst: {mlp_sizes: [8, 8], n_recurrences: 2}}\n"
+        "experiments: {transfer: {source: [0.44], target: 0.64, n_configs: [1, 2], readout_epochs: 30,\n"
+        "              fine_tune_epochs: 1, scratch_epochs: 1}, interpret: {model_set: [0.44], temperature: 0.44,\n"
+        "              n_configs: 2}}\n"
     )
-    res = snakemake(work, "--cores", "2", "--configfile", "presets/tiny.yaml", "gb.yaml")
+    args = ["--configfile", "presets/glassbench.yaml", "tiny_glassbench.yaml"]
+    res = snakemake(work, "--cores", "2", *args, "--dry-run", "--quiet", "rules", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = job_counts(res.stdout)
+    assert counts["glassbench_download"] == 1 and counts["glassbench_unpack"] == 1
+    assert counts["import_sample"] == 2 * (4 + 3) and counts["published_predictions"] == 1
+    res = snakemake(work, "--cores", "2", *args, timeout=1200)
     assert res.returncode == 0, res.stderr[-4000:]
-    ev = json.loads((work / "results/eval/ridge/T0.44.json").read_text())
-    assert ev["results"]["0.44"]["times"][6] == 4120.0
-    assert ev["results"]["0.50"]["times"][-1] == 6860.0
-    assert len(ev["results"]["0.44"]["configurations"]) == 2  # GlassBench's own test files
+
+    record = json.loads((work / "results/glassbench/archive.json").read_text())
+    assert record["md5"] == md5 and record["md5_checked"]
+    assert (work / "gb/T0.64/test/N256T0.64_403.npz").exists()  # GlassBench's names, unpacked
+    ev = json.loads((work / "results/eval/se3gnn/T0.44.json").read_text())
+    assert ev["results"]["0.44"]["times"][6] == 4120.0 and ev["results"]["0.44"]["timescale_labels"][6] == "1tau_a"
+    assert ev["results"]["0.64"]["times"][0] == 0.032 and ev["results"]["0.64"]["timescale_labels"][6] == "1tau_a"
+    assert ev["results"]["0.44"]["configurations"] == ["T0.44/s004", "T0.44/s005", "T0.44/s006"]  # its own test/ files
     assert not (work / "results/md/T0.44/s000/iso_b00.npz").exists()  # nothing simulated
+    # the deposited predictions, scored over the same test configurations and compared paired
+    dep = json.loads((work / "results/published/SE3.json").read_text())
+    assert dep["results"]["0.44"]["configurations"] == ev["results"]["0.44"]["configurations"]
+    rho = dep["results"]["0.44"]["metrics"]["A"]["pearson"]
+    assert 0.5 < rho[0] < 1.0  # md_prop plus noise of half its spread: rho ~ 0.9
+    rows = list(csv.DictReader(open(work / "results/tables/comparisons.csv")))
+    ours_vs = {(r["model_a"], r["model_b"]) for r in rows if r["source"].startswith("GlassBench test files")}
+    assert {("se3gnn@T0.44", "GlassBench:SE3"), ("ridge@T0.64", "GlassBench:BOTAN")} <= ours_vs
+    assert all(int(r["n_configurations"]) == 3 for r in rows if r["model_b"].startswith("GlassBench:"))
+    summary = (work / "results/summary.md").read_text()
+    assert "## Paired against the predictions deposited with the data" in summary
+    assert "− GlassBench:SE3" in summary and "| se3gnn@T0.44 | 0.44 | 1tau_a | 3 |" in summary
+    assert "Like for like" in summary
+    assert (work / "results/figures/rho_vs_time.png").stat().st_size > 10_000
+    # the data are on disk now: the same command plans nothing, no download
+    res = snakemake(work, "--cores", "1", *args, "--dry-run", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Nothing to be done" in res.stdout + res.stderr
+    # DeepMind's published model (trained at T = 0.44, F_s = 0.9) is evaluated where the test data
+    # are at 0.44, on its own inputs (thermal positions, cutoff 2.0; here the others read inherent ones)
+    pub = json.loads((work / "results/eval/published/deepmind-t044-s09.json").read_text())
+    assert list(pub["results"]) == ["0.44"] and pub["results"]["0.44"]["timescale_labels"] == ["t=0.13"]
+    table = (work / "results/tables/metrics.csv").read_text()
+    assert table.count("published:deepmind-t044-s09") == 2  # types A and B
 
 
 def _arrays(path: Path) -> dict:
@@ -239,6 +324,7 @@ def _arrays(path: Path) -> dict:
         return {k: z[k] for k in z.files if k != "metadata"}
 
 
+@TINY
 def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     """Same config and seeds: a second run of the tiny DAG gives bit-identical data and models.
     (The second run leaves out ablations and experiments, which change none of the files compared:
@@ -285,6 +371,7 @@ def test_tiny_dag_is_deterministic(tiny_run, tmp_path):
     assert "finished" in (other / "logs/train/se3gnn_T0.80.log").read_text()
 
 
+@TINY
 def test_seed_replicates_retrain_a_model_of_the_run(tiny_run):
     """scripts/seed_replicates.py: seed 0 is the run's own model, seed 1 another training; the
     comparison holds both seeds; a finished set is not retrained; --set needs a --tag."""
@@ -308,3 +395,66 @@ def test_seed_replicates_retrain_a_model_of_the_run(tiny_run):
     refused = subprocess.run(script + ["--set", "training.epochs=3"], cwd=tiny_run, env=env, capture_output=True,
                              text=True, timeout=900)
     assert refused.returncode != 0 and "--tag" in refused.stderr
+
+
+def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path):
+    """training.seeds = 2 for se3gnn (an overlay on a copy of the finished tiny run): replicate 0 is the
+    run's own model (nothing retrained: same bytes), replicate 1 trains from its own seed into seed1/
+    and is evaluated; metrics.csv, comparisons.csv and summary.md are seed-aware; and
+    scripts/seed_replicates.py reuses the workflow's seeds and gives comparisons.csv's numbers."""
+    from equiglass.settings import replicate_seed
+
+    work = tmp_path / "seeds"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    shutil.rmtree(work / "results/seed_replicates", ignore_errors=True)  # (another test's)
+    (work / "seeds.yaml").write_text("training: {per_model: {se3gnn: {seeds: 2}}}\n")
+    args = ["--cores", "2", "--configfile", "presets/tiny.yaml", "seeds.yaml"]
+    plan = snakemake(work, *args, "--dry-run", "--quiet", "rules")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    assert counts.get("train_seed") == 2 and counts.get("evaluate_seed") == 2, counts
+    assert not {"train", "evaluate", "ablation_train", "transfer", "interpret", "generalization"} & set(counts)
+    before = {p: p.read_bytes() for p in work.glob("results/models/*/*/model.pt")}
+    old = {(r["model"], r["train_set"], r["test_T"], r["type"], r["timescale"]): r
+           for r in csv.DictReader(open(work / "results/tables/metrics.csv"))}
+    res = snakemake(work, *args, timeout=1800)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert len(before) == 4 and all(p.read_bytes() == b for p, b in before.items())
+    evals = {}
+    for ts in ("T0.80", "T0.80+1.00"):
+        first = json.loads((work / f"results/models/se3gnn/{ts}/model.json").read_text())["info"]["training"]["seed"]
+        second = json.loads((work / f"results/models/se3gnn/{ts}/seed1/model.json").read_text())
+        assert second["info"]["training"]["seed"] == replicate_seed(first, 1) != first
+        evals[ts] = [json.loads((work / f"results/eval/se3gnn/{ts}{part}.json").read_text()) for part in ("", "/seed1")]
+        assert evals[ts][1]["training_seed"] == replicate_seed(first, 1)
+    rows = list(csv.DictReader(open(work / "results/tables/metrics.csv")))
+    assert len(rows) == len(old)
+    for r in rows:
+        key = (r["model"], r["train_set"], r["test_T"], r["type"], r["timescale"])
+        if r["model"] == "ridge":  # one seed: the same numbers as before
+            assert r["n_seeds"] == "1" and r["pearson_seed_std"] == "" and r["pearson"] == old[key]["pearson"]
+            continue
+        results = [e["results"][f"{float(r['test_T']):.2f}"] for e in evals[r["train_set"]]]
+        k = results[0]["timescale_labels"].index(r["timescale"])
+        per_seed = [x["metrics"][r["type"]]["pearson"][k] for x in results]
+        assert r["n_seeds"] == "2" and float(r["pearson"]) == pytest.approx(np.mean(per_seed))
+        assert float(r["pearson_seed_std"]) == pytest.approx(np.std(per_seed, ddof=1))
+    comp = json.loads((work / "results/tables/comparisons.json").read_text())["rows"]
+    ours = {(r["test_T"], r["timescale"]): r for r in comp if r["model_a"] == "se3gnn@T0.80"
+            and r["model_b"] == "ridge@T0.80" and r["species"] == "A"}
+    assert ours and all((r["seeds_a"], r["seeds_b"]) == (2, 1) for r in ours.values())
+    assert all((r["seeds_a"], r["seeds_b"]) == (1, 1) for r in comp if "l_max" in r["model_a"])
+    summary = (work / "results/summary.md").read_text()
+    assert "(2 vs 1 seeds)" in summary and "| seeds a/b |" in summary and "2: se3gnn@T0.80, se3gnn@T0.80+1.00" in summary
+    script = [sys.executable, str(REPO / "scripts/seed_replicates.py"), "--configfile", "presets/tiny.yaml",
+              "seeds.yaml", "--model", "se3gnn", "--trainset", "T0.80", "--seeds", "2", "--jobs", "1"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run(script, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "training …" not in res.stdout  # both seeds are the workflow's
+    summary = json.loads((work / "results/seed_replicates/se3gnn/T0.80/default/summary.json").read_text())
+    mine = [r for r in summary["rows"] if r["b"] == "ridge@T0.80"]
+    assert mine
+    for r in mine:
+        w = ours[(float(r["test_T"]), r["timescale"])]
+        assert (r["delta_rho"], r["ci_low"], r["ci_high"], r["seeds_a"]) == (w["delta_rho"], w["ci_low"], w["ci_high"], 2)

@@ -167,6 +167,7 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Predictor:
+        """From a model file (a published model by name: ``published_models.resolve_model``)."""
         return cls(load_artifact(path), device)
 
     @property

@@ -9,7 +9,6 @@ pipeline runs it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -56,6 +55,19 @@ def cmd_import(a: argparse.Namespace) -> None:
     step_import(_settings(a.settings), a.input, a.configuration, a.output, a.inherent, a.cage)
 
 
+def cmd_published_predictions(a: argparse.Namespace) -> None:
+    from .steps.published import step_published_predictions
+
+    tests: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item in a.test:
+        parts = item.split(":", 2)
+        if len(parts) != 3:
+            raise InputError(f"--test expects T:NAME:FILE (e.g. 0.44:T0.44/s360:data/T0.44/test/N4096T0.44_401.npz), got {item!r}")
+        tests[parts[0]].append((parts[1], parts[2]))
+    outputs = dict(_pairs(a.output))
+    step_published_predictions(_settings(a.settings), dict(tests), outputs)
+
+
 def cmd_import_dynamics(a: argparse.Namespace) -> None:
     from .steps.published import step_import_dynamics
 
@@ -100,7 +112,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .steps.learn import step_evaluate
 
-    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output, device=a.device)
+    step_evaluate(_settings(a.settings), a.model, _by_temperature(_pairs(a.test)), a.output, device=a.device,
+                  inputs="configurations" if a.from_configurations else "graphs")
 
 
 def cmd_predict(a: argparse.Namespace) -> None:
@@ -142,89 +155,6 @@ def cmd_validate(a: argparse.Namespace) -> None:
     print(Path(a.output).with_suffix(".md").read_text())
     print("all reference values reproduced within tolerance" if res["all_agree"] else
           "SOME VALUES DISAGREE with the references (see the table)")
-
-
-def cmd_provenance(a: argparse.Namespace) -> None:
-    from .result_provenance import read_provenance
-
-    print(json.dumps(read_provenance(a.file), indent=2, default=str))
-
-
-def cmd_plan(a: argparse.Namespace) -> None:
-    import re
-    import subprocess
-
-    from .config import load_config, samples_at
-    from .plan import gpus_requestable
-    from .plan_totals import describe_rates, format_plan, measured_rates, plan
-
-    files = ["config.yaml", *a.configfile]
-    cfg = load_config(*files)
-    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--quiet", "rules", "--cores", "1"]
-    cmd += ["--configfile", *a.configfile] if a.configfile else []
-    cmd += ["--profile", a.profile] if a.profile else []
-    # only a dry run: the jobs' `python` need not have the science stack (a login node)
-    env = {**os.environ, "EQUIGLASS_SKIP_PYTHON_CHECK": "1"}
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if res.returncode != 0:  # Snakemake prints workflow errors on stdout
-        raise InputError(f"snakemake --dry-run failed:\n{(res.stderr.strip() or res.stdout)[-2000:]}")
-    counts = {}
-    for line in res.stdout.split("Job stats:")[-1].splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) not in ("total", "all"):
-            counts[m.group(1)] = int(m.group(2))
-    sp = cfg["split"]
-    n_train = {"/".join(map(str, s)): sum(samples_at(cfg, t) - sp["validation"] - sp["test"] for t in s)
-               for s in cfg["training"]["sets"]}
-    rates = measured_rates(a.benchmarks, cfg) if a.benchmarks else {}
-    gpus = gpus_requestable(cfg) if a.gpus == "detect" else a.gpus == "yes"
-    print(f"preset {cfg['preset']}: N = {cfg['system']['n_particles']}, T = {cfg['temperatures']}, "
-          f"{cfg['samples']} configurations per T; walltimes <= {cfg['cluster']['max_runtime']:g} min")
-    print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
-    print(format_plan(plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])))
-
-
-def cmd_config_reference(a: argparse.Namespace) -> None:
-    from .config_reference import write
-
-    text = write(Path(a.repo), Path(a.output) if a.output else None)
-    if not a.output:
-        print(text)
-
-
-def cmd_settings(a: argparse.Namespace) -> None:
-    from .config import load_config
-    from .settings import for_step
-
-    cfg = load_config("config.yaml", *a.configfile)
-    wildcards = {}
-    for item in a.wildcards:
-        if "=" not in item:
-            raise InputError(f"expected NAME=VALUE, got {item!r} (e.g. T=0.60 s=000)")
-        key, value = item.split("=", 1)
-        wildcards[key] = value
-    try:
-        print(json.dumps(for_step(cfg, a.step, wildcards), indent=2, sort_keys=True))
-    except KeyError as err:
-        raise InputError(str(err.args[0])) from None
-
-
-def cmd_check_config(a: argparse.Namespace) -> None:
-    from .config import load_config
-
-    cfg = load_config(*a.files)
-    print(f"OK: {' + '.join(a.files)} (preset {cfg['preset']}, {len(cfg['temperatures'])} temperatures, "
-          f"{cfg['samples']} samples each)")
-
-
-def cmd_info(a: argparse.Namespace) -> None:
-    import torch
-
-    from .engines import available_engines
-    from .provenance import package_versions
-
-    print(json.dumps({"engines": available_engines(), "cuda": torch.cuda.is_available(),
-                      "versions": package_versions()}, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cage", help="GlassBench: also write its cage positions to this GSD")
     s.set_defaults(func=cmd_import)
 
+    s = sub.add_parser("published-predictions",
+                       help="score the predictions deposited in GlassBench's test files (evaluation JSON per key)")
+    s.add_argument("--settings", **S)
+    s.add_argument("--test", nargs="+", required=True, help="T:NAME:FILE of every test file (NAME as our evaluations)")
+    s.add_argument("--output", nargs="+", required=True, help="KEY:JSON for every deposited key (e.g. SE3:out.json)")
+    s.set_defaults(func=cmd_published_predictions)
+
     s = sub.add_parser("import-dynamics", help="timescales of an imported dataset at one temperature")
     s.add_argument("--settings", **S)
     s.add_argument("--propensity", nargs="+", required=True, help="imported propensity files of that T")
@@ -314,16 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="Pearson rho per type and timescale on test configurations")
     s.add_argument("--settings", **S)
-    s.add_argument("--model", required=True, help="model.pt")
+    s.add_argument("--model", required=True, help="model.pt, or a published model's name (`equiglass published`)")
     s.add_argument("--test", nargs="+", required=True, metavar="GRAPH:PROPENSITY",
                    help="test pairs; grouped by temperature from the graph's folder name (T0.60)")
+    s.add_argument("--from-configurations", action="store_true",
+                   help="test pairs are CONFIGURATION:PROPENSITY (e.g. results/md/T0.44/s003/equilibrated.gsd): "
+                        "build the model's inputs from each configuration as `equiglass predict` does")
     s.add_argument("--output", required=True, help="metrics JSON (predictions go to the same name .npz)")
     s.add_argument("--device", choices=["cpu", "gpu", "auto"], default="cpu",
                    help="where the model runs (auto: this job's GPU when torch sees one)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("predict", help="predict propensities of your own configurations with a trained model")
-    s.add_argument("--model", required=True, help="model.pt written by `equiglass train`")
+    s.add_argument("--model", required=True,
+                   help="model.pt written by `equiglass train`, or a published model's name (deepmind-t044-s09: "
+                        "DeepMind's Bapst GNN for F_s = 0.9 at T = 0.44; list: `equiglass published`)")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="configurations: .gsd, LAMMPS dump (.dump/.lammpstrj), extended XYZ (.xyz/.extxyz), "
                         "Bapst et al. pickle (.pickle/.pkl), GlassBench .npz")
@@ -335,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="predict inputs that do not fit the model (recorded as warnings in OUT.json)")
     s.set_defaults(func=cmd_predict)
+
 
     s = sub.add_parser("table", help="comparison table of evaluations (CSV + Markdown)")
     s.add_argument("evaluations", nargs="+")
@@ -364,46 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--caption", default="")
     s.set_defaults(func=cmd_validate)
 
-    s = sub.add_parser("provenance", help="print the provenance recorded with a result file")
-    s.add_argument("file")
-    s.set_defaults(func=cmd_provenance)
+    from .tools_cli import add_parsers as add_tool_parsers
 
-    s = sub.add_parser("plan", help="job counts, runtimes and GPU-hours of a configuration (runs a dry run)")
-    s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
-    s.add_argument("--profile", help="Snakemake profile to dry-run with (e.g. profiles/slurm)")
-    s.add_argument("--benchmarks", help="folder of Snakemake benchmark files of a finished run (measured rates)")
-    s.add_argument("--gpus", choices=["yes", "no", "detect"], default="yes",
-                   help="cost device-auto work on a cluster with GPUs (default), without, or as the workflow "
-                        "would decide here ($EQUIGLASS_GPUS, a GPU partition, sinfo)")
-    s.set_defaults(func=cmd_plan)
-
-    from .settings import STEPS
-
-    s = sub.add_parser("settings", help="print the settings a pipeline step gets from a configuration",
-                       epilog="steps and their wildcards:\n" + "\n".join(
-                           f"  {k:<19} {' '.join(n + '=...' for n in v[0])}" for k, v in STEPS.items()),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("step", choices=list(STEPS))
-    s.add_argument("wildcards", nargs="*", metavar="NAME=VALUE", help="e.g. T=0.60 s=000 b=00, model=se3gnn trainset=T0.60")
-    s.add_argument("--configfile", nargs="*", default=[], help="preset/overlay files on top of config.yaml")
-    s.set_defaults(func=cmd_settings)
-
-    s = sub.add_parser("config-reference", help="the configuration reference (Markdown): every key's type, unit, "
-                       "default and the rules it re-runs")
-    s.add_argument("-o", "--output", help="file to write (docs/configuration.md); default: print it")
-    s.add_argument("--repo", default=".", help="the checkout whose config.yaml and workflow/rules are read")
-    s.set_defaults(func=cmd_config_reference)
-
-    s = sub.add_parser("check-config", help="validate configuration files (merged in order)")
-    s.add_argument("files", nargs="+")
-    s.set_defaults(func=cmd_check_config)
+    add_tool_parsers(sub)
 
     from .experiment_cli import add_parsers as add_experiment_parsers
 
     add_experiment_parsers(sub)
 
-    s = sub.add_parser("info", help="engines, CUDA and package versions available here")
-    s.set_defaults(func=cmd_info)
     return p
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,12 @@ def pairs(items: list[str]) -> list[tuple[str, str]]:
 
 
 def by_temperature(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
-    """Pairs grouped by temperature, read from the graph's folder name (``T0.60`` → ``"0.60"``)."""
+    """Pairs grouped by temperature, read from the first file's nearest ``T<number>`` folder
+    (``results/graphs/T0.60/s003.npz``, ``results/md/T0.60/s003/equilibrated.gsd`` → ``"0.60"``;
+    else its folder's name without a leading T)."""
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for g, p in pairs:
-        groups[Path(g).parent.name.lstrip("T")].append((g, p))
+        folders = [q.name for q in Path(g).parents]
+        key = next((f for f in folders if re.fullmatch(r"T\d+(\.\d+)?", f)), folders[0])
+        groups[key.lstrip("T")].append((g, p))
     return dict(groups)

@@ -115,6 +115,7 @@ def validate_schema(cfg: dict[str, Any], source: str = "config") -> dict[str, An
     """Schema validation with defaults filled in; raises ConfigError listing every problem."""
     sch = schema()
     cfg = copy.deepcopy(cfg)
+    apply_recipes(cfg, source)
     _fill_defaults(sch, cfg)
     validator = jsonschema.Draft202012Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
@@ -122,6 +123,36 @@ def validate_schema(cfg: dict[str, Any], source: str = "config") -> dict[str, An
         lines = "\n".join(f"  - {_explain(e, sch)}" for e in errors)
         raise ConfigError(f"invalid configuration in {source}:\n{lines}")
     return cfg
+
+
+def apply_recipes(cfg: dict[str, Any], source: str = "config") -> None:
+    """Expand each family's training recipe (``models.<family>.recipe``, else the family's default)
+    into ``models.<family>`` and ``training.per_model.<family>``, under the keys the configuration
+    sets itself (those win). In place, before schema defaults are filled."""
+    import difflib
+
+    from .models import registry
+
+    for fam in registry.FAMILIES.values():
+        if not fam.recipes:
+            continue
+        models = cfg.setdefault("models", {})
+        hp = models.setdefault(fam.name, {}) if isinstance(models, dict) else {}
+        if not isinstance(hp, dict):
+            continue  # the schema check reports it
+        name = hp.get("recipe", fam.default_recipe)
+        if name not in fam.recipes:
+            close = difflib.get_close_matches(str(name), fam.recipes, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"invalid configuration in {source}: models.{fam.name}.recipe {name!r} is not a "
+                              f"recipe{hint}; choose from {', '.join(fam.recipes)}")
+        hp["recipe"] = name
+        recipe = fam.recipes[name]
+        for key, value in recipe.get("models", {}).items():
+            hp.setdefault(key, copy.deepcopy(value))
+        per_model = cfg.setdefault("training", {}).setdefault("per_model", {}).setdefault(fam.name, {})
+        for key, value in recipe.get("training", {}).items():
+            per_model.setdefault(key, copy.deepcopy(value))
 
 
 def temperature_key(t: float) -> str:
@@ -209,11 +240,13 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if stray:
         problems.append(f"split.test_only: temperatures {stray} are not simulated ({temps}): add them to "
                         "`temperatures` or remove them from split.test_only")
+    # GlassBench's test configurations are its own test/ folder: `samples` counts train/ files only
+    n_test = 0 if cfg.get("data", {}).get("source") == "glassbench" else sp["test"]
     for t in temps:
         if temperature_key(t) in held_out:
             continue  # every configuration there is a test configuration
-        if sp["validation"] + sp["test"] >= samples_at(cfg, t):
-            problems.append(f"split: validation ({sp['validation']}) + test ({sp['test']}) leaves no training "
+        if sp["validation"] + n_test >= samples_at(cfg, t):
+            problems.append(f"split: validation ({sp['validation']}) + test ({n_test}) leaves no training "
                             f"configuration out of {samples_at(cfg, t)} at T={t}: raise samples (or "
                             "samples_by_temperature) or lower the split")
     unknown = [k for k in cfg.get("samples_by_temperature", {}) if temperature_key(float(k)) not in keys]
@@ -269,6 +302,10 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
                 problems.append(f"training.per_model.{model}.{k} is not a training setting"
                                 + (f" (did you mean '{close[0]}'?)" if close else f"; allowed: {sorted(allowed)}"))
+        seeds = over.get("seeds", 1)
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 16:
+            problems.append(f"training.per_model.{model}.seeds = {seeds!r}: give a whole number of training "
+                            "replicates from 1 to 16 (as training.seeds)")
     for key, where in (("account", "slurm_account, or export SLURM_ACCOUNT"),
                        ("cpu_partition", "slurm_partition, or export EQUIGLASS_CPU_PARTITION")):
         if cfg.get("cluster", {}).get(key):
@@ -296,6 +333,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if data.get("source", "simulate") != "simulate":
         if not data.get("path"):
             problems.append(f"data.path is required when data.source = {data['source']} (the dataset folder)")
+    if (data.get("fetch") or {}).get("url") and data.get("source") != "glassbench":
+        problems.append(f"data.fetch.url downloads GlassBench only, but data.source = {data.get('source')}: "
+                        "set data.source: glassbench or data.fetch.url: null")
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -2,6 +2,7 @@
 
 Two conventions exist: the *mean over configurations* of the per-configuration ρ (the
 GlassBench tables, e.g. the EIGNN repository's results/pcc_mean_0XX.csv) and a single *pooled* ρ over all test particles; both are reported.
+A model trained from several seeds has one evaluation per seed (:func:`seed_groups`).
 Pearson and Spearman ρ and the bootstrap intervals themselves are :mod:`equiglass.stats`'s.
 """
 
@@ -73,3 +74,12 @@ def evaluate_predictions(
             "n_particles": len(pa),
         }
     return out
+
+
+def seed_groups(evaluations: list[dict]) -> list[list[dict]]:
+    """Evaluations grouped by model (family and training set), in order of first appearance: the
+    training seeds of one model (``training.seeds``; replicate 0 first, as the workflow lists them)."""
+    groups: dict[tuple, list[dict]] = {}
+    for ev in evaluations:
+        groups.setdefault((ev["model"], ev["train_set"]), []).append(ev)
+    return list(groups.values())

@@ -30,6 +30,7 @@ from .plan import (
     train_uses_gpu,
     transfer_seconds,
 )
+from .settings import n_seeds
 
 
 def measured_rates(benchmark_dir: str | Path | None, cfg: dict[str, Any]) -> dict[str, float]:
@@ -78,15 +79,17 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
                 per_t.append(sum(mins) / len(mins))
                 longest = max(longest, *mins)
             kinds = [(1.0, sum(per_t) / len(per_t), md_gpus(cfg, rule, md_gpu))]
-        elif rule in ("train", "evaluate"):
+        elif rule in ("train", "evaluate", "train_seed", "evaluate_seed"):
             graphs = list(n_train_graphs.values()) or [0]
+            # seed replicates (training.seeds): n_seeds - 1 jobs per model of each family
+            weights = {f: n_seeds(cfg, f) - 1 if rule.endswith("_seed") else 1 for f in families}
             kinds = []
-            for f in families:
-                if rule == "train":
+            for f in (f for f in families if weights[f]):
+                if rule.startswith("train"):
                     mins = sum(train_seconds(cfg, g, 0, f) for g in graphs) / len(graphs) / 60
                 else:
                     mins = infer_seconds(cfg, n_test_graphs, f) / 60
-                kinds.append((1 / len(families), mins, int(train_uses_gpu(cfg, f, gpus))))
+                kinds.append((weights[f] / sum(weights.values()), mins, int(train_uses_gpu(cfg, f, gpus))))
             longest = max(k[1] for k in kinds)
         elif rule == "transfer":
             longest = transfer_seconds(cfg, n_test_graphs // max(len(temps), 1)) / 60

@@ -172,18 +172,20 @@ def predict_configurations(model_path: str | Path | dict[str, Any], states: list
                            ) -> tuple[list[np.ndarray], list[str]]:
     """Propensities (N, n_t) float32 per configuration, and the warnings of forced checks.
 
-    ``model_path``: a model file or a loaded artifact. Inputs are built as at training: radius
+    ``model_path``: a model file, a published model's name (:mod:`equiglass.published_models`) or a
+    loaded artifact. Inputs are built as at training: radius
     graph with ``info["inputs"]["graph_cutoff"]``; descriptors with ``info["inputs"]["descriptors"]``
     (descriptor models); inherent structures (FIRE, LAMMPS) and per-particle local energies
     (LAMMPS) when the model used them. ``device``: cpu, gpu or auto. ``timing`` (optional dict)
     receives seconds spent per stage. What a forced prediction changed (guessed box,
     replication) is added to ``state.log["equiglass/input"]``.
     """
-    from .artifact import Predictor, load_artifact
+    from .artifact import Predictor
     from .progress import Reporter
+    from .published_models import resolve_model
     from .training import pick_device
 
-    art = model_path if isinstance(model_path, dict) else load_artifact(model_path)
+    art = model_path if isinstance(model_path, dict) else resolve_model(model_path)
     info = art["info"]
     _inputs(info, str(model_path) if not isinstance(model_path, dict) else "model")
     radius = neighbour_radius(info, art["family"])
@@ -304,12 +306,14 @@ def write_predictions(out_prefix: str | Path, states: list[State], predictions: 
 
 def run_predict(model: str | Path, inputs: list[str | Path], out_prefix: str | Path, frames: str | None = None,
                 fmt: str | None = None, device: str = "cpu", force: bool = False) -> dict[str, Any]:
-    """``equiglass predict``: read every input, predict, write; returns a summary."""
-    from .artifact import load_artifact
+    """``equiglass predict``: read every input, predict, write; returns a summary.
+
+    ``model``: a model file or the name of a published model (e.g. ``deepmind-t044-s09``)."""
     from .provenance import provenance
+    from .published_models import resolve_model
 
     t_start = time.perf_counter()
-    art = load_artifact(model)
+    art = resolve_model(model)
     info = art["info"]
     _inputs(info, str(model))
     states: list[State] = []
@@ -328,7 +332,8 @@ def run_predict(model: str | Path, inputs: list[str | Path], out_prefix: str | P
     meta = {
         "model": {"path": str(model), "family": art["family"], "content_hash": art["content_hash"],
                   "n_outputs": n_t, "train_temperatures": info.get("temperatures"), "inputs": info.get("inputs"),
-                  "target": info.get("target"), "versions": art.get("versions")},
+                  "target": info.get("target"), "versions": art.get("versions"),
+                  **({"published": info["published"]} if "published" in info else {})},
         "timescales": tsm,
         "input_files": [str(p) for p in inputs],
         "warnings": warnings,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -24,6 +26,21 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_info() -> dict[str, Any]:
+    """This machine's CPU model and its logical cores (all, and usable by this process)."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"model": model, "cores": os.cpu_count(), "cores_usable": usable}
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
@@ -47,7 +64,7 @@ def git_commit(cwd: str | Path | None = None) -> str:
 def provenance(
     step: str, settings: dict[str, Any] | None = None, wall_time_s: float | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """A provenance record: step, settings, versions, platform, git commit, time, wall time."""
+    """A provenance record: step, settings, versions, platform, machine and CPU, git commit, time, wall time."""
     record: dict[str, Any] = {
         "step": step,
         "settings": settings or {},
@@ -55,6 +72,7 @@ def provenance(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.node(),
+        "cpu": cpu_info(),
         "git_commit": git_commit(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

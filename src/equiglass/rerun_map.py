@@ -32,6 +32,7 @@ SAMPLE_KEYS = (*POOL_KEYS, "split.validation", "split.test", "split.test_only", 
 ABLATION_SET_KEYS = ("ablations.train_set", "training.sets")
 ABLATION_TRAIN_KEYS = (*SAMPLE_KEYS, *ABLATION_SET_KEYS, "ablations.n_train", "ablations.learning_curve")
 TRAINED = ("training.models", "training.sets", "training.model_sets")
+REPLICATED = (*TRAINED, "training.seeds", "training.per_model")  # the seed replicates (SEED_JOBS)
 STUDY_KEYS = ("ablations.enabled", "ablations.lmax", "ablations.depth", "ablations.inputs",
               "ablations.learning_curve", "ablations.learning_curve_models", "ablations.levers",
               "ablations.n_train", "models.se3gnn.l_max", "models.se3gnn.n_layers", "inputs.positions",
@@ -59,8 +60,16 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "TRANSFER_TARGET": ("experiments.transfer.target", "experiments.transfer.source", "training.sets",
                         "temperatures", "split.test_only"),
     "INTERPRET_T": ("experiments.interpret.temperature", "temperatures"),
-    "comparison_plan": ("training.models", "training.sets", "training.model_sets", "seeds.split",
-                        "ablations.enabled", "ablations.lmax", "ablations.train_set", "models.se3gnn.l_max"),
+    "comparison_plan": (*REPLICATED, "seeds.split", "ablations.enabled", "ablations.lmax", "ablations.train_set",
+                        "models.se3gnn.l_max", "data.source", "data.predictions"),
+    "FETCH": ("data.fetch.url", "data.fetch.md5", "data.fetch.size", "data.fetch.member"),
+    "ONLINE": ("data.fetch.url",),
+    "PUBLISHED_KEYS": ("data.source", "data.predictions"),
+    "PUBLISHED_EVALS": ("data.source", "data.predictions"),
+    "PUBLISHED_MODEL_EVALS": ("data.source", "temperatures", "samples", "split.test", "split.validation"),
+    "PUBLISHED_MODEL_EVAL_FILES": ("data.source", "temperatures"),
+    "ARCHIVE": ("data.path", "data.fetch.url"),
+    "FETCH_FILES": ("data.path", "data.fetch.member", "temperatures", "samples", "split.test"),
     "PREDICT_SET": ("training.sets",),
     "PREDICT_INPUTS": ("predict.inputs",),
     "GLASSBENCH_EXTRA": ("data.source",),
@@ -70,6 +79,8 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "imported_file": POOL_KEYS,
     "EVAL_FILES": TRAINED,
     "TRAIN_JOBS": TRAINED,
+    "SEED_JOBS": REPLICATED,
+    "SEED_EVAL_FILES": REPLICATED,
     "FIRST_MODEL": TRAINED,
     "FIRST_SET": TRAINED,
     "INTERPRET_SET": ("experiments.interpret.model_set", "training.sets"),
@@ -78,8 +89,7 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "ablation_figures": STUDY_KEYS,
     "ablation_inputs": STUDY_KEYS,
     "ablation_train_part": ABLATION_TRAIN_KEYS,
-    "comparison_inputs": ("training.models", "training.sets", "training.model_sets", "ablations.enabled",
-                          "ablations.lmax"),
+    "comparison_inputs": (*REPLICATED, "ablations.enabled", "ablations.lmax"),
     "base_iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job"),
     "iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job",
                     "isoconfigurational.test_replicas", *SAMPLE_KEYS),
@@ -88,34 +98,36 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
 }
 # names defined in the workflow that read no configuration (paths, the settings module)
 READS_NOTHING = {"S", "MAIN_INPUTS", "ENVS", "POSITION_FILES", "variant_graph", "graph_file", "propensity_file",
-                 "md_dir", "dataset", "equilibrated", "pair_inputs"}
+                 "md_dir", "dataset", "equilibrated", "pair_inputs", "replicate", "model_dir"}
 
 
 # --------------------------------------------------------------------------- the rule files
 def rule_blocks(workflow_dir: Path) -> dict[str, str]:
     """Rule name -> the text of its ``params:`` and ``input:`` blocks, for every rule of
-    ``workflow_dir/rules`` that writes files (in the Snakefile's include order when there is one)."""
+    ``workflow_dir/rules`` that writes files (in the Snakefile's include order when there is one);
+    ``use rule A as B with:`` gives B the blocks of A that it does not replace."""
     files = sorted((workflow_dir / "rules").glob("*.smk"))
     snakefile = workflow_dir.parent / "Snakefile"
     if snakefile.exists():
         order = re.findall(r'include:\s*"workflow/rules/(\w+)\.smk"', snakefile.read_text())
         files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))
-    out: dict[str, str] = {}
+    found: dict[str, dict[str, str]] = {}
     for f in files:
         lines = f.read_text().splitlines()
         for i, line in enumerate(lines):
-            m = re.match(r"^(\s*)rule (\w+):", line)
+            m = re.match(r"^(\s*)(?:rule (\w+)|use rule (\w+) as (\w+) with):", line)
             if not m:
                 continue
             block = _indented_block(lines, i, len(m.group(1)))
             sections = {text.strip()[:-1]: j for j, text in enumerate(block) if re.fullmatch(r"\s*\w+:", text)}
-            if "output" not in sections:
-                continue  # a target list (no job of its own)
-            out[m.group(2)] = "\n".join(
-                "\n".join(_indented_block(block, sections[name], len(block[sections[name]]) -
-                                          len(block[sections[name]].lstrip())))
-                for name in ("input", "params") if name in sections)
-    return out
+            texts = {name: "\n".join(_indented_block(block, j, len(block[j]) - len(block[j].lstrip())))
+                     for name, j in sections.items()}
+            if m.group(2):
+                found[m.group(2)] = texts
+            elif m.group(3) in found:
+                found[m.group(4)] = {**found[m.group(3)], **texts}
+    return {rule: "\n".join(texts[name] for name in ("input", "params") if name in texts)
+            for rule, texts in found.items() if "output" in texts}  # no output: a target list
 
 
 def _indented_block(lines: list[str], start: int, indent: int) -> list[str]:
@@ -201,6 +213,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "evaluate": lambda c: [S.evaluate(c, name) for name in _sets(c)],
     "transfer": lambda c: [S.transfer(c, T) for T in _temps(c)],
     "interpret": S.interpret,
+    "published_predictions": S.published_predictions,
     "import_sample": lambda c: [S.import_sample(c, T) for T in _temps(c)],
     "import_dynamics": lambda c: [S.import_dynamics(c, T) for T in _temps(c)],
 }

@@ -19,8 +19,8 @@ from typing import Any
 from .config import set_name, tau_alpha_guess, temperature_key
 from .seeds import derive_seed
 
-# keys of `training` that say what to train, not how
-_WHAT_TO_TRAIN = ("models", "sets", "model_sets", "per_model")
+# keys of `training` that say what to train, not how (seeds: how many replicates; each gets its own seed)
+_WHAT_TO_TRAIN = ("models", "sets", "model_sets", "per_model", "seeds")
 
 
 @dataclass(frozen=True)
@@ -29,18 +29,22 @@ class TrainSettings:
 
     family : model family; hparams : its constructor hyperparameters; epochs : maximum epochs;
     batch_size : graphs per step; lr : Adam learning rate; lr_schedule : ``plateau`` (×0.5 after
-    ``patience``/2 flat epochs), ``cosine`` or ``none``; weight_decay; grad_clip : max gradient norm
+    ``patience``/2 flat epochs), ``cosine`` (per epoch), ``warmup_cosine`` (per step: linear
+    warm-up over ``warmup_epochs``, then cosine to 0 at ``epochs``) or ``none``; weight_decay; grad_clip : max gradient norm
     (0 = off); patience : early-stopping epochs without validation improvement; max_time_s :
     optional wall-time budget [s] (breaks exact reproducibility across machines); seed; threads :
     torch CPU threads; device : ``auto|cpu|gpu``; amp : bfloat16 autocast of forward passes on
-    CUDA (ignored on the CPU); augment_rotations : random axis permutations and reflections of
-    the edge vectors of graph models (Bapst et al.; the equivariant model needs none);
+    CUDA (ignored on the CPU); augment_rotations : random rotations of the edge vectors of graph
+    models (the equivariant model needs none), from ``rotation_group``: ``axes`` (axis permutations
+    and reflections, the cubic group of Bapst et al.) or ``o3`` (uniform rotations times a random
+    reflection);
     loss_types : species whose squared errors the loss averages (Bapst et al.: ``["A"]``);
     select_by : the checkpoint kept, ``val_loss`` (lowest) or ``val_rho_A`` (highest validation
     Pearson ρ of A; Bapst et al. chose by test correlation); per_timescale : one single-output
     model per timescale (Bapst et al.'s protocol) instead of one multi-output model;
     timescales : train only these timescales (labels such as ``Fs=0.368``; empty: all);
-    ensemble : train this many models from different seeds and average their predictions.
+    ensemble : train this many models from different seeds and average their predictions;
+    recipe : the name of the family's training recipe these settings come from (a label).
     """
 
     family: str = "se3gnn"
@@ -49,6 +53,7 @@ class TrainSettings:
     batch_size: int = 1
     lr: float = 3e-3
     lr_schedule: str = "plateau"
+    warmup_epochs: float = 0.0
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     patience: int = 8
@@ -57,6 +62,7 @@ class TrainSettings:
     threads: int = 2
     device: str = "auto"
     augment_rotations: bool = False
+    rotation_group: str = "axes"
     explode_threshold: float = 1e6
     amp: bool = False
     loss_types: tuple[str, ...] = ("A", "B")
@@ -64,6 +70,7 @@ class TrainSettings:
     per_timescale: bool = False
     timescales: tuple[str, ...] = ()
     ensemble: int = 1
+    recipe: str = ""
 
 
 def dumps(settings: dict[str, Any]) -> str:
@@ -180,30 +187,57 @@ def inherent(cfg: dict[str, Any], T: str, s: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- learning
-def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str]) -> dict[str, Any]:
+def n_seeds(cfg: dict[str, Any], family: str) -> int:
+    """Training replicates (seeds) of ``family``: ``training.per_model.<family>.seeds``, else
+    ``training.seeds`` (default 1); always 1 for closed-form families (ridge: seed-independent)."""
+    from .models import registry
+
+    if not registry.family(family).gradient:
+        return 1
+    tr = cfg["training"]
+    return int(tr.get("per_model", {}).get(family, {}).get("seeds", tr.get("seeds", 1)))
+
+
+def replicate_seed(seed0: int, replicate: int) -> int:
+    """The training seed of replicate ``replicate`` of a model whose first (replicate 0) is ``seed0``:
+    ``seed0`` itself for replicate 0, else ``derive_seed(seed0, "replicate", replicate)``
+    (as ``scripts/seed_replicates.py`` numbers its replicates)."""
+    return int(seed0) if replicate == 0 else derive_seed(int(seed0), "replicate", int(replicate))
+
+
+def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[str],
+          replicate: int = 0) -> dict[str, Any]:
     """Training of ``family`` on the set ``trainset`` (temperatures ``temperatures``).
 
     ``training`` holds the :class:`TrainSettings` fields: the configuration's, then the family's
     own recipe (registry), then ``training.per_model`` overrides, and its training-option
     hyperparameters (e.g. Bapst's augmentation) moved in; ``hparams``
     the constructor hyperparameters; ``inputs`` the model-input record (+ temperature_input).
+    ``replicate`` r ≥ 1 (of ``training.seeds``): the same training from :func:`replicate_seed`
+    (and ``replicate`` recorded); replicate 0 is the model's one training, unchanged.
     """
     from .models import registry
 
     hp = dict(cfg["models"].get(family, {}))
+    recipe = hp.pop("recipe", None)  # expanded into the configuration when it was checked
     tr = {k: v for k, v in cfg["training"].items() if k not in _WHAT_TO_TRAIN}
     tr.update(registry.family(family).training or {})  # the family's published recipe
-    tr.update(cfg["training"]["per_model"].get(family, {}))
+    tr.update({k: v for k, v in cfg["training"]["per_model"].get(family, {}).items() if k not in _WHAT_TO_TRAIN})
     for key in registry.family(family).train_options:
         if key in hp:
             tr[key] = hp.pop(key)
     temperature_input = bool(tr.pop("temperature_input", False))
-    return {
+    if recipe:
+        tr["recipe"] = recipe
+    out = {
         "family": family, "set_name": trainset, "temperatures": [float(t) for t in temperatures],
-        "hparams": hp, "seed": derive_seed(cfg["seeds"]["model"], family, trainset), "training": tr,
-        "inputs": {**model_inputs(cfg), "temperature_input": temperature_input},
+        "hparams": hp, "seed": replicate_seed(derive_seed(cfg["seeds"]["model"], family, trainset), replicate),
+        "training": tr, "inputs": {**model_inputs(cfg), "temperature_input": temperature_input},
         "propensity": cfg["propensity"],
     }
+    if replicate:
+        out["replicate"] = int(replicate)
+    return out
 
 
 def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> dict[str, Any]:
@@ -244,6 +278,12 @@ def import_dynamics(cfg: dict[str, Any], T: str) -> dict[str, Any]:
     return {"source": cfg["data"]["source"], "temperature": float(T)}
 
 
+def published_predictions(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Scoring GlassBench's deposited predictions: its time grids and the bootstrap seed."""
+    return {"source": cfg["data"]["source"], "times": cfg["data"]["times"], "seed": cfg["seeds"]["split"],
+            "keys": list(cfg["data"]["predictions"])}
+
+
 # ------------------------------------------------------------------------------ the command
 def _train_from_wildcards(cfg: dict[str, Any], model: str, trainset: str) -> dict[str, Any]:
     temps = trainset.lstrip("T").split("+")
@@ -267,6 +307,7 @@ STEPS: dict[str, tuple[tuple[str, ...], Any]] = {
     "interpret": ((), interpret),
     "import": (("T",), import_sample),
     "import-dynamics": (("T",), import_dynamics),
+    "published-predictions": ((), published_predictions),
 }
 
 
@@ -288,4 +329,4 @@ def for_step(cfg: dict[str, Any], step: str, wildcards: dict[str, str]) -> dict[
     return build(cfg, *[values[n] for n in names])
 
 
-__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "train"]
+__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "n_seeds", "replicate_seed", "train"]

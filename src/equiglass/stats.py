@@ -7,11 +7,14 @@ liquid. Two models evaluated on the same configurations are compared *paired*: t
 per-configuration differences Δρ_c = ρ_c(a) − ρ_c(b) are resampled together, which removes the
 configuration-to-configuration spread both models share. A difference is *resolved* when its
 95 % interval excludes 0; a claim is then ``supported`` or ``contradicted``, otherwise
-``unresolved`` (never claimed).
+``unresolved`` (never claimed). A model trained from several seeds (``training.seeds``) is compared
+by a two-level bootstrap (configurations jointly, each side's seeds independently:
+:func:`seed_replicated_difference`), which is the paired bootstrap when both sides have one seed.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,29 +108,57 @@ def seed_replicated_difference(rho_a: np.ndarray, rho_b: np.ndarray, level: floa
                                seed: int = 0) -> Interval:
     """Δρ = ρ(a) − ρ(b) where each model was trained from several seeds: ``rho_a`` (S_a, C) and
     ``rho_b`` (S_b, C) are per-configuration ρ of every training seed on the same C test
-    configurations (a closed-form model, or one seed: a single row).
+    configurations (a closed-form model, or one seed: a single row, or a (C,) vector).
 
     Two-level bootstrap: each draw resamples the test configurations (jointly for a and b: paired)
     and, independently, each model's seeds, so the interval holds both the configuration-to-
-    configuration spread and the seed-to-seed spread of training. With one seed per model it is
-    :func:`paired_difference`. ``n`` of the result counts configurations."""
+    configuration spread and the seed-to-seed spread of training. With one seed per model it *is*
+    :func:`paired_difference` (same numbers, bit for bit). The mean is over configurations of the
+    seed-mean difference; configurations where a side has no finite ρ for any seed are left out,
+    as :func:`interval` leaves out non-finite values. ``n`` of the result counts configurations.
+    The one implementation of the workflow's comparisons (``steps.compare``, ``steps.summary``)
+    and of ``scripts/seed_replicates.py``."""
     a, b = np.atleast_2d(np.asarray(rho_a, dtype=float)), np.atleast_2d(np.asarray(rho_b, dtype=float))
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"paired comparison needs the same configurations: {a.shape[1]} vs {b.shape[1]}")
+    if len(a) == 1 and len(b) == 1:
+        return paired_difference(a[0], b[0], level, n_boot, seed)
+    keep = np.isfinite(a).any(axis=0) & np.isfinite(b).any(axis=0)
+    a, b = a[:, keep], b[:, keep]
     n_c = a.shape[1]
-    mean = float(np.nanmean(a) - np.nanmean(b))
-    if n_c < 2:
-        return Interval(mean, float("nan"), float("nan"), n_c, level)
-    rng = np.random.default_rng(seed)
-    conf = rng.integers(0, n_c, size=(n_boot, n_c))
-    sa = rng.integers(0, len(a), size=(n_boot, len(a)))
-    sb = rng.integers(0, len(b), size=(n_boot, len(b)))
-    # mean over resampled seeds of the per-configuration ρ, then over resampled configurations
-    ma = np.nanmean(a[sa], axis=1)  # (n_boot, C): seed-resampled mean per configuration
-    mb = np.nanmean(b[sb], axis=1)
-    diff = np.take_along_axis(ma - mb, conf, axis=1)
-    lo, hi = np.quantile(np.nanmean(diff, axis=1), [(1 - level) / 2, (1 + level) / 2])
+    with warnings.catch_warnings():  # all-NaN slices (a seed without finite ρ on a configuration): NaN, silently
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = float(np.mean(np.nanmean(a, axis=0) - np.nanmean(b, axis=0))) if n_c else float("nan")
+        if n_c < 2:
+            return Interval(mean, float("nan"), float("nan"), n_c, level)
+        rng = np.random.default_rng(seed)
+        conf = rng.integers(0, n_c, size=(n_boot, n_c))
+        sa = rng.integers(0, len(a), size=(n_boot, len(a)))
+        sb = rng.integers(0, len(b), size=(n_boot, len(b)))
+        # mean over resampled seeds of the per-configuration ρ, then over resampled configurations
+        ma = np.nanmean(a[sa], axis=1)  # (n_boot, C): seed-resampled mean per configuration
+        mb = np.nanmean(b[sb], axis=1)
+        diff = np.take_along_axis(ma - mb, conf, axis=1)
+        lo, hi = np.quantile(np.nanmean(diff, axis=1), [(1 - level) / 2, (1 + level) / 2])
     return Interval(mean, float(lo), float(hi), n_c, level)
+
+
+def seed_replicated_interval(rho: np.ndarray, level: float = 0.95, n_boot: int = 10_000,
+                             seed: int = 0) -> Interval:
+    """Mean ρ of one model trained from S seeds, ``rho`` (S, C) per seed and test configuration,
+    with the two-level bootstrap interval of :func:`seed_replicated_difference` (configurations and
+    seeds resampled); with one seed it is :func:`interval`."""
+    r = np.atleast_2d(np.asarray(rho, dtype=float))
+    if len(r) == 1:
+        return interval(r[0], level, n_boot, seed)
+    return seed_replicated_difference(r, np.zeros((1, r.shape[1])), level, n_boot, seed)
+
+
+def seed_spread(values: np.ndarray) -> float:
+    """Standard deviation over seeds (ddof = 1) of per-seed values (S,); NaN with fewer than 2 seeds."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1)) if len(v) > 1 else float("nan")
 
 
 def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> int:
@@ -143,4 +174,5 @@ def half_width_needed(delta: np.ndarray, target: float, level: float = 0.95) -> 
 
 
 __all__ = ["Interval", "bootstrap_means", "half_width_needed", "interval", "paired_difference",
-           "pearson_columns", "per_configuration_rho", "seed_replicated_difference", "spearman_columns"]
+           "pearson_columns", "per_configuration_rho", "seed_replicated_difference", "seed_replicated_interval",
+           "seed_spread", "spearman_columns"]

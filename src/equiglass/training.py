@@ -53,10 +53,42 @@ def pick_device(device: str) -> torch.device:
     return torch.device(f"cuda:{gpu_index() % torch.cuda.device_count()}")
 
 
-def _rotation_augment(vec: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    perm = torch.randperm(3, generator=gen)
-    signs = 1.0 - 2.0 * torch.randint(0, 2, (3,), generator=gen).to(vec.dtype)
-    return vec[:, perm] * signs
+def _rotation_augment(vec: torch.Tensor, gen: torch.Generator, group: str = "axes") -> torch.Tensor:
+    """Bond vectors (E, 3) under one random element of ``group``: ``axes`` (axis permutation and
+    reflections: the cubic group of DeepMind's apply_random_rotation) or ``o3`` (a uniform
+    rotation from a random unit quaternion, Shoemake, Graphics Gems III (1992), times a reflection
+    with probability 1/2)."""
+    if group == "axes":
+        perm = torch.randperm(3, generator=gen)
+        signs = 1.0 - 2.0 * torch.randint(0, 2, (3,), generator=gen).to(vec.dtype)
+        return vec[:, perm] * signs
+    q = torch.randn(4, generator=gen, dtype=torch.float64)
+    w, x, y, z = (q / q.norm()).tolist()
+    rot = torch.tensor([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]], dtype=vec.dtype)
+    if torch.randint(0, 2, (1,), generator=gen).item():
+        rot = -rot  # an improper rotation: the full orthogonal group
+    return vec @ rot.T.to(vec.device)
+
+
+def _scheduler(opt: torch.optim.Optimizer, settings: TrainSettings, steps_per_epoch: int):
+    """(scheduler, stepped per optimizer step?) for ``settings.lr_schedule``; (None, False) for none."""
+    if settings.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, settings.patience // 2)), False
+    if settings.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(settings.epochs, 1)), False
+    if settings.lr_schedule == "warmup_cosine":
+        total = max(1, settings.epochs * steps_per_epoch)
+        warm = settings.warmup_epochs * steps_per_epoch
+
+        def factor(step: int) -> float:  # LambdaLR calls it with the number of steps taken
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1.0, total - warm))))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor), True
+    return None, False
 
 
 class _Runner:
@@ -68,10 +100,10 @@ class _Runner:
         self.spec = registry.spec(family)
         self._cache: dict[int, Any] = {}  # per-sample tensors the family keeps during training
 
-    def forward(self, samples: list[Sample], gen: torch.Generator | None = None):
+    def forward(self, samples: list[Sample], gen: torch.Generator | None = None, group: str = "axes"):
         batch = to_batch(samples, self.standardize).to(self.device)
         if gen is not None:
-            batch.vec = _rotation_augment(batch.vec, gen)
+            batch.vec = _rotation_augment(batch.vec, gen, group)
         return forward(self.spec, self.model, batch, samples, self._cache), batch
 
 
@@ -213,12 +245,7 @@ def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc
     print(f"[{label}] {settings.family}: {n_params} parameters, {len(train_samples)} train / "
           f"{len(val_samples)} validation configurations, device {device}", file=sys.stderr, flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    if settings.lr_schedule == "plateau":
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, settings.patience // 2))
-    elif settings.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(settings.epochs, 1))
-    else:
-        sched = None
+    sched, per_step = _scheduler(opt, settings, -(-len(train_samples) // settings.batch_size))
     runner = _Runner(model, settings.family, device, (mean, std))
     use_amp = bool(settings.amp and device.type == "cuda")
     # what the weights depend on: settings (seed included) and every array the model reads
@@ -256,7 +283,7 @@ def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc
             if settings.augment_rotations:
                 gen = torch.Generator().manual_seed(derive_seed(seed, "augment", epoch, step))
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-                pred, batch = runner.forward(chunk, gen)
+                pred, batch = runner.forward(chunk, gen, settings.rotation_group)
             loss = _loss(pred, batch.y, batch.types, settings.loss_types)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"{label}: loss is {loss.item()} at epoch {epoch + 1} batch {step}; "
@@ -271,9 +298,11 @@ def _fit_gradient(spec, settings: TrainSettings, hparams: dict[str, Any], n_desc
                 raise TrainingDiverged(f"{label}: gradient norm {float(gnorm):.3g} at epoch {epoch + 1} "
                                        f"batch {step}; the last good checkpoint is {ckpt_path}; lower train.lr")
             opt.step()
+            if per_step:
+                sched.step()
             losses.append(loss.item())
         val_loss, scores = evaluate_loss(runner, val_samples or train_samples, settings.loss_types)
-        if sched is not None:
+        if sched is not None and not per_step:
             sched.step(val_loss) if settings.lr_schedule == "plateau" else sched.step()
         state["elapsed"] += time.perf_counter() - ep_start
         state["epoch_times_s"].append(round(time.perf_counter() - ep_start, 3))

@@ -27,6 +27,7 @@ from equiglass.config import (
     test_only_keys,
 )
 from equiglass.models import registry
+from equiglass.published_models import PUBLISHED
 import equiglass.plan as P
 from equiglass.split import split_at, split_samples
 
@@ -59,6 +60,19 @@ TRAIN_JOBS = [
     (m, ts) for m in MODELS for ts in SETS if ts in _MODEL_SETS.get(m, list(SETS))
 ]
 EVAL_FILES = [f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS]
+# training replicates r >= 1 (training.seeds) of each (model, set); replicate 0 is the model above
+SEED_JOBS = [(m, ts, r) for m, ts in TRAIN_JOBS for r in range(1, S.n_seeds(config, m))]
+SEED_EVAL_FILES = [f"results/eval/{m}/{ts}/seed{r}.json" for m, ts, r in SEED_JOBS]
+# published trained models (equiglass.published_models), evaluated on published data at their
+# training temperature: name -> temperature key
+PUBLISHED_MODEL_EVALS = {
+    name: temperature_key(m.temperature)
+    for name, m in PUBLISHED.items()
+    if SOURCE != "simulate" and temperature_key(m.temperature) in TEMPS
+}
+PUBLISHED_MODEL_EVAL_FILES = [
+    f"results/eval/published/{name}.json" for name in PUBLISHED_MODEL_EVALS
+]
 SPLIT = config["split"]
 EXP = config["experiments"]
 PREDICT = config["predict"]
@@ -71,10 +85,10 @@ def _imported_samples():
     run needs NumPy; simulated runs do not.
     """
     from equiglass.files import InputError
-    from equiglass.formats.published import scan_dataset
+    from equiglass.formats.published import plan_dataset
 
-    try:
-        found = scan_dataset(SOURCE, config["data"]["path"])
+    try:  # GlassBench not yet under data.path: named by its layout, downloaded (glassbench.smk)
+        found, fetch = plan_dataset(config, TEMPS)
     except InputError as err:
         raise WorkflowError(str(err)) from None
     missing = [T for T in TEMPS if T not in found]
@@ -116,15 +130,15 @@ def _imported_samples():
             "validation": list(range(k - n_val, k)),
             "test": list(range(k, k + len(test_part))),
         }
-    return files, splits
+    return files, splits, fetch
 
 
 if SOURCE == "simulate":
-    IMPORT_FILES = {}
+    IMPORT_FILES, FETCH_TEMPS = {}, []
     SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
     SPLITS = {T: split_at(config, T) for T in TEMPS}
 else:
-    IMPORT_FILES, SPLITS = _imported_samples()
+    IMPORT_FILES, SPLITS, FETCH_TEMPS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
 
 

@@ -129,8 +129,10 @@ if EXP["enabled"]:
                 for name in ablation_figures().values()
             ],
             dynamics=[f"results/dynamics/T{T}.json" for T in TEMPS],
-            models=[f"results/models/{m}/{ts}/model.json" for m, ts in TRAIN_JOBS],
-            histories=[f"results/models/{m}/{ts}/history.csv" for m, ts in TRAIN_JOBS],
+            models=[f"{model_dir(m, ts)}/model.json" for m, ts in TRAIN_JOBS]
+            + [f"{model_dir(m, ts, r)}/model.json" for m, ts, r in SEED_JOBS],
+            histories=[f"{model_dir(m, ts)}/history.csv" for m, ts in TRAIN_JOBS]
+            + [f"{model_dir(m, ts, r)}/history.csv" for m, ts, r in SEED_JOBS],
         output:
             report(
                 "results/summary.md",

@@ -28,7 +28,8 @@ rule figure_dynamics:
 
 rule figure_rho:
     input:
-        EVAL_FILES,
+        # GlassBench's deposited predictions and the training seeds' evaluations too
+        EVAL_FILES + SEED_EVAL_FILES + list(PUBLISHED_EVALS.values()),
     output:
         png=report(
             "results/figures/rho_vs_time.png",

@@ -1,7 +1,18 @@
 # Published data (data.source = bapst | glassbench): convert each file instead of simulating.
 
 
-GLASSBENCH_EXTRA = SOURCE == "glassbench"
+# GlassBench position sets read besides the thermal ones (inherent, cage): the configured inputs'
+# and the ablations' (its cage states exist for configurations 1-100 and 401-500 only)
+_POSITIONS_READ = {config["inputs"]["positions"]} | (
+    {A.INPUT_VARIANTS[v.inputs_key()]["positions"] for v in ABL_VARIANTS.values()}
+    if ABL["enabled"]
+    else set()
+)
+GLASSBENCH_EXTRA = (
+    [p for p in ("inherent", "cage") if p in _POSITIONS_READ]
+    if SOURCE == "glassbench"
+    else []
+)
 
 
 rule import_sample:
@@ -10,11 +21,7 @@ rule import_sample:
     output:
         gsd="results/md/T{T}/s{s}/equilibrated.gsd",
         npz="results/propensity/T{T}/s{s}.npz",
-        extra=(
-            ["results/md/T{T}/s{s}/inherent.gsd", "results/md/T{T}/s{s}/cage.gsd"]
-            if GLASSBENCH_EXTRA
-            else []
-        ),
+        extra=[f"results/md/T{{T}}/s{{s}}/{p}.gsd" for p in GLASSBENCH_EXTRA],
     log:
         "logs/import/T{T}_s{s}.log",
     conda:
@@ -23,10 +30,8 @@ rule import_sample:
         **light_resources(),
     params:
         settings=lambda w: S.dumps(S.import_sample(config, w.T)),
-        extra=lambda w, output: (
-            f"--inherent {output.extra[0]} --cage {output.extra[1]}"
-            if GLASSBENCH_EXTRA
-            else ""
+        extra=lambda w, output: " ".join(
+            f"--{p} {f}" for p, f in zip(GLASSBENCH_EXTRA, output.extra)
         ),
     shell:
         "python -m equiglass import --settings {params.settings:q} --input {input} --configuration {output.gsd} "

@@ -8,6 +8,7 @@ rule graphs:
         "results/graphs/T{T}/s{s}.npz",
     log:
         "logs/graphs/T{T}_s{s}.log",
+    priority: 10
     conda:
         ENVS["learn"]
     resources:
@@ -69,6 +70,8 @@ rule train:
         "logs/train/{model}_{trainset}.log",
     benchmark:
         "results/benchmarks/train/{model}_{trainset}.tsv"
+    # the longest chain: started as soon as its data exist, before any ablation training
+    priority: 20
     retries: train_retries()
     conda:
         ENVS["learn"]
@@ -84,7 +87,7 @@ rule train:
         ),
     params:
         settings=lambda w: S.dumps(
-            S.train(config, w.model, w.trainset, SETS[w.trainset])
+            S.train(config, w.model, w.trainset, SETS[w.trainset], replicate(w))
         ),
         train=lambda w: [
             p for T in SETS[w.trainset] for p in pair_args(T, ids(T, "train"))
@@ -92,10 +95,22 @@ rule train:
         val=lambda w: [
             p for T in SETS[w.trainset] for p in pair_args(T, ids(T, "validation"))
         ],
-        out_dir=lambda w: f"results/models/{w.model}/{w.trainset}",
+        out_dir=lambda w: model_dir(w.model, w.trainset, replicate(w)),
     shell:
         "OMP_NUM_THREADS={threads} python -m equiglass train --settings {params.settings:q} --train {params.train} "
         "--val {params.val} --dynamics {input.dynamics} --out-dir {params.out_dir} 2> {log}"
+
+
+# replicate r >= 1 of training.seeds: the same training from a seed derived from r (S.replicate_seed)
+use rule train as train_seed with:
+    output:
+        model="results/models/{model}/{trainset}/seed{r}/model.pt",
+        json="results/models/{model}/{trainset}/seed{r}/model.json",
+        history="results/models/{model}/{trainset}/seed{r}/history.csv",
+    log:
+        "logs/train/{model}_{trainset}_seed{r}.log",
+    benchmark:
+        "results/benchmarks/train/{model}_{trainset}_seed{r}.tsv"
 
 
 rule evaluate:
@@ -125,9 +140,61 @@ rule evaluate:
         "--output {output.json} --device {resources.torch_device} 2> {log}"
 
 
+use rule evaluate as evaluate_seed with:
+    input:
+        model="results/models/{model}/{trainset}/seed{r}/model.pt",
+        test=[dataset(MAIN_INPUTS, T, "test") for T in TEMPS],
+    output:
+        json="results/eval/{model}/{trainset}/seed{r}.json",
+        npz="results/eval/{model}/{trainset}/seed{r}.npz",
+    log:
+        "logs/evaluate/{model}_{trainset}_seed{r}.log",
+
+
+rule evaluate_published:
+    input:
+        test=lambda w: [
+            f
+            for s in ids(PUBLISHED_MODEL_EVALS[w.name], "test")
+            for f in (
+                equilibrated(PUBLISHED_MODEL_EVALS[w.name], s),
+                propensity_file(PUBLISHED_MODEL_EVALS[w.name], s),
+            )
+        ],
+    output:
+        json="results/eval/published/{name}.json",
+        npz="results/eval/published/{name}.npz",
+    log:
+        "logs/evaluate/published_{name}.log",
+    wildcard_constraints:
+        name="|".join(PUBLISHED),
+    conda:
+        ENVS["learn"]
+    threads: config["training"]["threads"]
+    resources:
+        **learn_resources(
+            lambda wc: P.infer_seconds(
+                config, n_split(PUBLISHED_MODEL_EVALS[wc.name], "test"), "bapst"
+            )
+            / 60.0,
+            lambda wc: "bapst",
+            lambda wc: n_split(PUBLISHED_MODEL_EVALS[wc.name], "test"),
+        ),
+        torch_device=lambda wc: learn_device("bapst"),
+    params:
+        settings=lambda w: S.dumps(S.evaluate(config, f"published:{w.name}")),
+        test=lambda w: [
+            f"{equilibrated(PUBLISHED_MODEL_EVALS[w.name], s)}:{propensity_file(PUBLISHED_MODEL_EVALS[w.name], s)}"
+            for s in ids(PUBLISHED_MODEL_EVALS[w.name], "test")
+        ],
+    shell:
+        "python -m equiglass evaluate --settings {params.settings:q} --model {wildcards.name} --from-configurations "
+        "--test {params.test} --output {output.json} --device {resources.torch_device} 2> {log}"
+
+
 rule table:
     input:
-        EVAL_FILES,
+        EVAL_FILES + SEED_EVAL_FILES + PUBLISHED_MODEL_EVAL_FILES,
     output:
         csv=report(
             "results/tables/metrics.csv",

@@ -13,6 +13,8 @@ rule equilibrate:
         "logs/equilibrate/T{T}_s{s}.log",
     benchmark:
         "results/benchmarks/equilibrate/T{T}_s{s}.tsv"
+    # the critical path (MD -> the main models' training) before ablations and learning curves
+    priority: 10
     retries: md_retries("equilibrate")
     conda:
         ENVS["md"]
@@ -38,6 +40,7 @@ rule isoconfigurational:
         "logs/isoconfigurational/T{T}_s{s}_b{b}.log",
     benchmark:
         "results/benchmarks/isoconfigurational/T{T}_s{s}_b{b}.tsv"
+    priority: 10
     retries: md_retries("isoconfigurational")
     conda:
         ENVS["md"]
@@ -88,6 +91,7 @@ rule propensity:
         gsd="results/propensity/T{T}/s{s}.gsd",
     log:
         "logs/propensity/T{T}_s{s}.log",
+    priority: 10
     conda:
         ENVS["analysis"]
     resources:

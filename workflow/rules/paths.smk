@@ -8,6 +8,7 @@ wildcard_constraints:
     b=r"\d{2}",
     model="|".join(registry.names()),
     trainset=r"T[0-9.+]+",
+    r=r"[1-9]\d*",
 
 
 # ------------------------------------------------------------------------------ paths
@@ -35,6 +36,17 @@ def base_iso_batches(T, s):
 
 def imported_file(T, s):
     return IMPORT_FILES[T][int(s)]
+
+
+def replicate(w):
+    """The training replicate of a train/evaluate job: its {r} wildcard (train_seed), else 0."""
+    return int(w.get("r", 0))
+
+
+def model_dir(model, trainset, r=0):
+    """Folder of a trained model: replicate 0 (the model) and its seed replicates r >= 1 inside it."""
+    base = f"results/models/{model}/{trainset}"
+    return base if r == 0 else f"{base}/seed{r}"
 
 
 MAIN_INPUTS = "main"  # the dataset of the configured model inputs (results/graphs)

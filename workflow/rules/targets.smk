@@ -18,15 +18,22 @@ SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configura
     [f"results/dynamics/T{T}.json" for T in TEMPS]
     + [propensity_file(T, s) for T in TEMPS for s in SAMPLES[T]]
 )
-LEARN_TARGETS = EVAL_FILES + [
-    "results/tables/metrics.csv",
-    "results/tables/comparisons.csv",
-]
+LEARN_TARGETS = (
+    EVAL_FILES
+    + SEED_EVAL_FILES
+    + PUBLISHED_MODEL_EVAL_FILES
+    + [
+        "results/tables/metrics.csv",
+        "results/tables/comparisons.csv",
+    ]
+)
 
 
 def comparison_plan():
     """Models (family@set -> evaluation file) and the pairs compared: SE(3) against every other
-    family trained on the same set; with ablations, l_max = 0 against the best l_max."""
+    family trained on the same set; with ablations, l_max = 0 against the best l_max. With
+    training.seeds > 1, "replicates": family@set -> the evaluations of its replicates r >= 1.
+    """
     models = {f"{m}@{ts}": f"results/eval/{m}/{ts}.json" for m, ts in TRAIN_JOBS}
     pairs = [
         [f"se3gnn@{ts}", f"{m}@{ts}"]
@@ -34,6 +41,15 @@ def comparison_plan():
         if m != "se3gnn" and ("se3gnn", ts) in TRAIN_JOBS
     ]
     plan = {"models": models, "pairs": pairs, "seed": config["seeds"]["split"]}
+    # ours against the predictions deposited in GlassBench's test files (glassbench.smk)
+    models.update(PUBLISHED_EVALS)
+    pairs += [[f"{m}@{ts}", name] for m, ts in TRAIN_JOBS for name in PUBLISHED_EVALS]
+    # absent with one seed each: the plan (so the job) is as before seeds existed
+    replicates = {}
+    for (m, ts, r), path in zip(SEED_JOBS, SEED_EVAL_FILES):
+        replicates.setdefault(f"{m}@{ts}", []).append(path)
+    if replicates:
+        plan["replicates"] = replicates
     if ABL["enabled"] and "lmax" in ABL_STUDIES:
         plan.update(
             ablations={"lmax": "results/ablations/ablation_lmax.json"},
@@ -45,7 +61,11 @@ def comparison_plan():
 
 def comparison_inputs(w):
     plan = comparison_plan()
-    return [*plan["models"].values(), *plan.get("ablations", {}).values()]
+    return [
+        *plan["models"].values(),
+        *(f for files in plan.get("replicates", {}).values() for f in files),
+        *plan.get("ablations", {}).values(),
+    ]
 
 
 FIGURE_TARGETS = (

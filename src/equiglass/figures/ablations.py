@@ -20,7 +20,6 @@ def fig_ablation(study_json: str | Path, output: str | Path, caption: str = "") 
     rows = res["rows"]
     x = np.arange(len(rows))
     fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 1.9 * len(rows) + 3), 4.4))
-    fig.subplots_adjust(wspace=0.3)
     for ax, tag, title in ((axes[0], "tau_alpha", "at τ_α"), (axes[1], "shortest", "at the shortest time")):
         y = float_array([r[f"rho_{tag}"] for r in rows])
         lo = float_array([r[f"ci_{tag}"][0] for r in rows])
@@ -35,6 +34,7 @@ def fig_ablation(study_json: str | Path, output: str | Path, caption: str = "") 
             ax.annotate(note, (xi, hi[xi] if np.isfinite(hi[xi]) else y[xi]), textcoords="offset points",
                         xytext=(0, 6), ha="center", va="bottom", fontsize=6.5, color="#444444")
         ax.set_xticks(x, [r["setting"] for r in rows], rotation=15)
+        ax.set_xlim(-0.6, len(rows) - 0.4)  # the notes of the first and last settings inside the panel
         ax.set_ylim(top=top + 0.35 * (top - np.nanmin(np.where(np.isfinite(lo), lo, y)) + 0.02))
         ax.set(title=title)
     axes[0].set_ylabel("Pearson ρ (A), mean over test configurations")

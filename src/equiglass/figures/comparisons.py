@@ -11,8 +11,11 @@ from .style import MODEL_COLORS, add_caption, plt, savefig
 
 
 def fig_comparisons(comparisons_json: str | Path, output: str | Path, caption: str = "") -> None:
-    """One row per (model pair, test T); filled markers: the interval excludes 0."""
-    rows = [r for r in read_json(comparisons_json)["rows"] if r["species"] == "A"]
+    """One row per (model pair, test T); filled markers: the interval excludes 0. Pairs with a published
+    dataset's deposited predictions are left to the summary's table and the ρ(t) figure (there are
+    one per model, training set and deposited key)."""
+    rows = [r for r in read_json(comparisons_json)["rows"] if r["species"] == "A"
+            and r.get("source", "this pipeline") == "this pipeline"]
     shortest = {}
     for r in rows:  # the shortest time of each pair and T is its first timescale
         shortest.setdefault((r["model_a"], r["model_b"], r["test_T"]), r)

@@ -187,7 +187,7 @@ def fig_interpretability(interpret_json: str | Path, fig_corr: str | Path, fig_m
         lo, hi = np.percentile(v, [2, 98])
         sc = ax.scatter(pos[slab, 0], pos[slab, 1], c=v[slab], s=np.where(types[slab] == 0, 55, 30),
                         cmap="viridis", vmin=lo, vmax=hi, edgecolors="k", linewidths=0.3)
-        ax.set_aspect("equal")
+        ax.set_aspect("equal", adjustable="datalim")  # fills its slot: colour bar as tall
         ax.set(xlabel="x [σ]", ylabel="y [σ]", title=title)
         fig.colorbar(sc, ax=ax)
     if caption:

@@ -89,14 +89,34 @@ def ceiling_band(evals: list[dict[str, Any]], tkey: str, species: str) -> tuple[
     return times, np.array([points[t][0] for t in times]), np.array([points[t][1] for t in times]), reps
 
 
+def _seed_mean(seeds: list[dict[str, Any]], tkey: str, species: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """ρ per timescale of one model at test T ``tkey``: (mean, error bar, legend note). One seed: its
+    mean over configurations ± bootstrap error; several (training.seeds): the mean over seeds ± their
+    standard deviation."""
+    rho = np.array([float_array(e["results"][tkey]["metrics"][species]["pearson"]) for e in seeds
+                    if species in e["results"].get(tkey, {}).get("metrics", {})])
+    if len(rho) == 1:
+        m = seeds[0]["results"][tkey]["metrics"][species]
+        return rho[0], float_array(m["pearson_sem"]), ""
+    return np.nanmean(rho, axis=0), np.nanstd(rho, axis=0, ddof=1), f", mean ± sd of {len(rho)} seeds"
+
+
 def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: str = "") -> None:
     """Pearson ρ (mean over test configurations ± bootstrap error) vs t/τ_α, per test T and type,
-    under the noise ceiling of the test labels (a band per species, :mod:`equiglass.ceiling`)."""
+    under the noise ceiling of the test labels (a band per species, :mod:`equiglass.ceiling`).
+    Evaluations of one model from several training seeds: the mean over seeds ± their spread."""
+    from ..metrics import seed_groups
+
     evals = [read_json(f) for f in evaluation_jsons]
+    groups = seed_groups(evals)
     temps = sorted({float(t) for e in evals for t in e["results"]})
     fig, axes = plt.subplots(1, len(temps), figsize=(4.2 * len(temps), 3.8), squeeze=False, sharey=True)
     # same colour per model family; the training set with most temperatures drawn solid, others faded
-    widest = max((e["train_set"] for e in evals), key=lambda ts: ts.count("+"), default=None)
+    widest = max((e["train_set"] for e in evals if not e.get("published")), key=lambda ts: ts.count("+"),
+                 default=None)
+    # predictions deposited with a published dataset (GlassBench's test files): grey shades, dotted
+    deposited = [e["model"] for e in evals if e.get("published")]
+    shades = {m: plt.cm.Greys(0.45 + 0.5 * k / max(len(deposited) - 1, 1)) for k, m in enumerate(deposited)}
     for ax, temp in zip(axes[0], temps):
         for species in ("A", "B"):
             band = ceiling_band(evals, f"{temp:.2f}", species)
@@ -104,14 +124,22 @@ def fig_rho_vs_time(evaluation_jsons: list[str], output: str | Path, caption: st
                 t, lo, hi, reps = band
                 ax.fill_between(t, lo, hi, lw=0, **CEILING_STYLE[species],
                                 label=f"noise ceiling {species} ({reps} replicas)")
-        for e in evals:
+        for seeds in groups:
+            e = seeds[0]
             res = e["results"].get(f"{temp:.2f}")
             if res is None:
                 continue
-            for species, m in res["metrics"].items():
-                ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]), marker=TYPE_MARKERS[species],
+            if e.get("published"):
+                for species, m in res["metrics"].items():
+                    ax.errorbar(res["times"], float_array(m["pearson"]), yerr=float_array(m["pearson_sem"]),
+                                marker="x", ls=":", color=shades[e["model"]], capsize=2, ms=4,
+                                label=f"{e['model']} [{e['train_set']} test files, deposited] {species}")
+                continue
+            for species in res["metrics"]:
+                rho, err, note = _seed_mean(seeds, f"{temp:.2f}", species)
+                ax.errorbar(res["times"], rho, yerr=err, marker=TYPE_MARKERS[species],
                             ls="-" if species == "A" else "--", color=MODEL_COLORS.get(e["model"], "k"),
-                            label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}",
+                            label=f"{MODEL_LABELS.get(e['model'], e['model'])} [{e['train_set']}] {species}{note}",
                             capsize=2, ms=4, alpha=1.0 if e["train_set"] == widest else 0.45)
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.6)
@@ -162,7 +190,7 @@ def fig_scatter(evaluation_json: str | Path, output: str | Path, timescale: int 
         lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
         ax.plot(lims, lims, color="grey", lw=0.8)
         ax.set(xlabel="true propensity [σ]", ylabel="predicted propensity [σ]",
-               title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}, {labels[k]} (t={res['times'][k]:.3g} τ)")
+               title=f"{MODEL_LABELS.get(ev['model'], ev['model'])}, T={tkey}\n{labels[k]} (t={res['times'][k]:.3g} τ)")
         ax.legend(fontsize=8)
     if caption:
         add_caption(fig, caption)
@@ -197,7 +225,7 @@ def fig_snapshot(propensity_npz: str | Path, graph_npz: str | Path, evaluation_j
         sizes = np.where(prop["types"][mask] == 0, 60, 35)
         sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=sizes, cmap="viridis", vmin=vmin,
                         vmax=vmax, edgecolors="k", linewidths=0.3)
-        ax.set_aspect("equal")
+        ax.set_aspect("equal", adjustable="datalim")  # fills its slot: colour bar as tall
         ax.set(xlabel="x [σ]", ylabel="y [σ]", title=f"{title}, {labels[k]}")
         fig.colorbar(sc, ax=ax, label="propensity [σ]" if meta.get("kind") == "displacement" else "propensity [σ²]")
     if caption:

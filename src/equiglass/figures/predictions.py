@@ -33,7 +33,7 @@ def fig_predictions(predictions_gsd: str | Path, output: str | Path, frame: int 
     vmin, vmax = (float(np.percentile(values, q)) for q in (2, 98))
     sc = ax.scatter(pos[mask, 0], pos[mask, 1], c=values[mask], s=np.where(types[mask] == 0, 60, 35),
                     cmap="viridis", vmin=vmin, vmax=vmax, edgecolors="k", linewidths=0.3)
-    ax.set_aspect("equal")
+    ax.set_aspect("equal", adjustable="datalim")  # fills its slot: colour bar as tall
     model = meta.get("model", {})
     rec = meta["frames"][frame]
     where = f"{Path(str(rec.get('source', p))).name} frame {rec.get('source_frame', frame)}"

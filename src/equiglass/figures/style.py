@@ -13,6 +13,12 @@ import matplotlib.pyplot as plt
 from ..files import atomic_path
 from ..models import registry
 
+# every figure lays itself out (colour bars, their labels, titles and outside legends never overlap
+# a neighbouring panel): matplotlib's constrained layout
+plt.rcParams["figure.constrained_layout.use"] = True
+CAPTION_GID = "equiglass-caption"
+CAPTION_GAP_IN = 0.1  # between the lowest drawn element and the caption [inch]
+
 MODEL_COLORS = {name: fam.color for name, fam in registry.FAMILIES.items()}
 MODEL_LABELS = {name: fam.label for name, fam in registry.FAMILIES.items()}
 TYPE_MARKERS = {"A": "o", "B": "s"}
@@ -24,13 +30,30 @@ def num(value: Any) -> float:
 
 
 def add_caption(fig: plt.Figure, caption: str) -> None:
-    """What was run, in small type below the axes (kept in the saved area by bbox_inches='tight')."""
-    below = 0.55 / fig.get_figheight()  # clear of the x labels (≈ 0.5 inch), whatever the figure's height
-    fig.text(0.5, -below, caption, ha="center", va="top", fontsize=8, color="#444444")
+    """What was run, in small type just below the lowest axis label (placed by :func:`savefig`)."""
+    fig.text(0.5, 0.0, caption, ha="center", va="top", fontsize=8, color="#444444", gid=CAPTION_GID)
+
+
+def place_captions(fig: plt.Figure) -> None:
+    """Put the captions :data:`CAPTION_GAP_IN` below everything else drawn, centred on it (the
+    figure's own bottom edge can lie far below the axes: equal-aspect panels, a short legend)."""
+    captions = [t for t in fig.texts if t.get_gid() == CAPTION_GID]
+    if not captions:
+        return
+    for t in captions:
+        t.set_visible(False)
+    fig.canvas.draw()  # runs the layout
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # [inch]
+    for t in captions:
+        t.set_visible(True)
+    width, height = fig.get_size_inches()
+    for t in captions:
+        t.set_position(((box.x0 + box.x1) / 2 / width, (box.y0 - CAPTION_GAP_IN) / height))
 
 
 def savefig(fig: plt.Figure, path: str | Path) -> None:
-    """Save as PNG (the given path) and PDF next to it, atomically."""
+    """Save as PNG (the given path) and PDF next to it, atomically, captions placed."""
+    place_captions(fig)
     p = Path(path)
     with atomic_path(p) as tmp:
         fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")

@@ -6,11 +6,21 @@
   ``targets`` [10][N] (mean |Δr| over trajectories; optional), ``trajectory_target_positions``
   [n_times][n_traj][N, 3] (absolute unwrapped positions; optional), ``metadata`` with
   ``temperature``. When ``targets`` is absent it is computed from the trajectories.
-- **GlassBench** (Jung et al., Roadmap on ML glassy dynamics): ``T0.44/train/*.npz`` … with
-  ``types``, ``initial_positions``, ``initial_positions_inherent``, ``initial_positions_cage``
-  [N, 3], ``md_prop`` (propensities, one column per time; orientation detected from N) and
-  ``bb_prop``; N = 4096, ρ = 1.2 exactly (box L = (N/1.2)^(1/3)); times per temperature are
-  not stored in the files (known grids below, else from ``data.times`` in the config).
+- **GlassBench** (Jung et al., Roadmap on machine learning glassy dynamics, arXiv:2311.14752;
+  Zenodo 10118191): ``T0.44/train/N4096T0.44_<i>.npz`` (i = 1–400) and ``T0.44/test/`` (401–500),
+  the names the EIGNN repository's loader opens (github.com/xjiang-hnu/EIGNN, notebook
+  ``Training and Test with EIGNN_Cage.ipynb``), with ``types`` [N] (1 = A, 2 = B: that loader
+  one-hot encodes ``types - 1`` and counts 3277 A of 4096; 0/1 files are read as 0 = A too),
+  ``initial_positions``, ``initial_positions_inherent``, ``initial_positions_cage`` [N, 3]
+  (cage states exist for configurations 1–100 and 401–500 only, per a public inventory of the
+  archive), ``md_prop`` [n_times, N] (GlassBench's own figure scripts load it into an
+  (NT, N) array; the EIGNN loader transposes it to [N, n_times]; the orientation is still
+  detected from N) and ``bb_prop`` (bond-breaking propensities, same shape). Test files also
+  hold other models' predictions (``BOTAN``, ``CAGE``, ``GlassMLP``, ``SE3``) and descriptors
+  (``SBO``, ``SBO_CG``, ``DEN``, ``EPOT``, ``PSI6``): :func:`read_glassbench_predictions`.
+  N = 4096, ρ = 1.2 exactly (box L = (N/1.2)^(1/3)); times per temperature are not stored in
+  the files (the grids below, as the EIGNN repository's ``results/pcc_mean_0XX.csv`` list them;
+  else ``data.times``); the time at τ_α (F_s = 1/e, read off the grids) is labelled ``1tau_a``.
 
 Each reader returns an :class:`ImportedSample`; :func:`write_imported` writes the configuration
 (GSD) and propensities (.npz) that the ``graphs``/``train`` rules read. Box and density are read
@@ -37,9 +47,18 @@ from .gsd_files import write_gsd
 ORIGINAL = "use an unmodified file of the published dataset (download it again if it was cut short)"
 BAPST_KEYS = ("positions", "types", "box", "time", "time_indices", "is_values", "metadata")
 GLASSBENCH_KEYS = ("types", "initial_positions", "md_prop")
+# the md_prop times [τ] per temperature: column "t" of results/pcc_mean_0XX.csv in
+# github.com/xjiang-hnu/EIGNN (GlassBench's test-set scores, one row per md_prop column)
 GLASSBENCH_TIMES = {
     "0.44": [0.13, 1.3, 13.0, 130.0, 412.0, 1300.0, 4120.0, 13000.0, 41200.0, 130000.0],
+    "0.50": [0.108, 0.434, 2.17, 6.86, 21.7, 68.6, 217.0, 686.0, 2170.0, 6860.0],
+    "0.56": [0.104, 0.33, 0.99, 1.65, 5.2, 16.5, 52.0, 165.0, 520.0, 1650.0],
+    "0.64": [0.032, 0.1, 0.165, 0.52, 1.65, 5.2, 16.5, 52.0, 165.0, 520.0],
 }
+# models' predictions deposited in GlassBench's test files (keys as a public inventory of the
+# archive lists them; the EIGNN repository's results/pcc_all_044.csv scores the same names)
+GLASSBENCH_PREDICTIONS = ("BOTAN", "CAGE", "GlassMLP", "SE3")
+GLASSBENCH_DESCRIPTORS = ("SBO", "SBO_CG", "DEN", "EPOT", "PSI6")
 GLASSBENCH_POSITIONS = {"thermal": "initial_positions", "inherent": "initial_positions_inherent",
                         "cage": "initial_positions_cage"}
 
@@ -162,6 +181,51 @@ def glassbench_temperature(path: Path) -> str:
                      "put the files in T0.xx folders as GlassBench does")
 
 
+def glassbench_types(raw: np.ndarray, path: Path) -> np.ndarray:
+    """GlassBench ``types`` as 0 = A, 1 = B: the files store 1/2 (the EIGNN loader one-hot encodes
+    ``types - 1``); files written 0/1 are taken as they are."""
+    types = np.asarray(raw).astype(np.int32).reshape(-1)
+    if types.size and types.min() >= 1:
+        types = types - 1
+    if types.size and (types.min() < 0 or types.max() > 1):
+        raise InputError(f"{path}: 'types' holds {np.unique(types).tolist()}, expected two species (1 = A, 2 = B); "
+                         f"{ORIGINAL}")
+    return types
+
+
+def per_time_array(arr: np.ndarray, n: int, name: str, path: Path, n_times: int | None = None) -> np.ndarray:
+    """A per-particle field as (n_times, N): stored [n_times, N] or [N, n_times] (told apart by N),
+    or [N] (one value per particle, the same at every time: a static descriptor)."""
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim == 1 and a.shape[0] == n:
+        a = a[None, :] if n_times is None else np.broadcast_to(a, (n_times, n))
+    elif a.ndim == 2 and a.shape[0] == n and a.shape[1] != n:
+        a = a.T  # stored [N, n_times]
+    elif not (a.ndim == 2 and a.shape[1] == n):
+        raise InputError(f"{path}: '{name}' has shape {a.shape}; expected [n_times, N={n}], [N, n_times] or [N]; "
+                         f"{ORIGINAL}")
+    if n_times is not None and a.shape[0] != n_times:
+        raise InputError(f"{path}: '{name}' has {a.shape[0]} times, md_prop {n_times}; {ORIGINAL}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{path}: '{name}' contains NaN or Inf; {ORIGINAL}")
+    return np.ascontiguousarray(a)
+
+
+def glassbench_labels(times: np.ndarray, temperature_key: str) -> tuple[list[str], float]:
+    """Timescale labels of a GlassBench grid (``t=<time>``; the time at τ_α is ``1tau_a``) and τ_α [τ]
+    (NaN where this temperature's τ_α is not known)."""
+    from ..reference import GLASSBENCH_TAU_ALPHA
+
+    tau = GLASSBENCH_TAU_ALPHA.get(float(temperature_key), float("nan"))
+    labels = []
+    for k, x in enumerate(times):
+        if math.isfinite(x) and math.isfinite(tau) and math.isclose(x, tau, rel_tol=1e-6):
+            labels.append("1tau_a")
+        else:
+            labels.append(f"t={x:g}" if math.isfinite(x) else f"t{k}")
+    return labels, tau
+
+
 def read_glassbench(path: str | Path, positions: str = "thermal",
                     times: dict[str, list[float]] | None = None) -> ImportedSample:
     """Read one GlassBench .npz; ``positions`` picks thermal, inherent or cage positions."""
@@ -173,19 +237,11 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
     if positions not in GLASSBENCH_POSITIONS or GLASSBENCH_POSITIONS[positions] not in data:
         raise InputError(f"{p}: no '{GLASSBENCH_POSITIONS.get(positions, positions)}' positions "
                          f"(data.positions = {positions!r}; file has {sorted(data)}): choose another inputs.positions")
-    types = np.asarray(data["types"]).astype(np.int32).reshape(-1)
+    types = glassbench_types(data["types"], p)
     n = len(types)
     pos = np.asarray(data[GLASSBENCH_POSITIONS[positions]], dtype=np.float64)
     _check_shape(pos, (n, 3), GLASSBENCH_POSITIONS[positions], p)
-    prop = np.asarray(data["md_prop"], dtype=np.float64)
-    if prop.ndim == 1 and prop.shape[0] == n:
-        prop = prop[None, :]
-    elif prop.ndim == 2 and prop.shape[0] == n and prop.shape[1] != n:
-        prop = prop.T  # stored [N, n_times]
-    elif not (prop.ndim == 2 and prop.shape[1] == n):
-        raise InputError(f"{p}: md_prop has shape {prop.shape}; expected [N={n}, n_times] or [n_times, N]; {ORIGINAL}")
-    if not np.all(np.isfinite(prop)):
-        raise InputError(f"{p}: md_prop contains NaN or Inf; {ORIGINAL}")
+    prop = per_time_array(data["md_prop"], n, "md_prop", p)
     box = np.full(3, (n / 1.2) ** (1.0 / 3.0))
     lo, hi = pos.min(), pos.max()
     if hi - lo > box[0] * 1.01:
@@ -200,9 +256,63 @@ def read_glassbench(path: str | Path, positions: str = "thermal",
     extra = {k: np.asarray(data[v], dtype=np.float64) for k, v in GLASSBENCH_POSITIONS.items() if v in data}
     state = State(wrap_positions(pos, box), types, box)
     state.check(str(p))
-    labels = [f"t={x:g}" if math.isfinite(x) else f"t{k}" for k, x in enumerate(t)]
+    labels, tau = glassbench_labels(t, tkey)
     return ImportedSample(state=state, propensity=prop, times=t, labels=labels, temperature=float(tkey),
-                          tau_alpha=float("nan"), source=str(p), extra=extra)
+                          tau_alpha=tau, source=str(p), extra=extra)
+
+
+def read_glassbench_predictions(path: str | Path, keys: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The deposited predictions ``keys`` of one GlassBench test file that it has, as (n_times, N)
+    (orientation told apart by N; a [N] descriptor is repeated at every time), plus ``md_prop``
+    and ``types`` (0 = A) under those names."""
+    p = Path(path)
+    data = load_npz(p)
+    missing = [k for k in GLASSBENCH_KEYS if k not in data]
+    if missing:
+        raise InputError(f"{p}: not the GlassBench layout, missing {missing} (found {sorted(data)}); {ORIGINAL}")
+    types = glassbench_types(data["types"], p)
+    n = len(types)
+    prop = per_time_array(data["md_prop"], n, "md_prop", p)
+    out = {"md_prop": prop, "types": types}
+    for k in keys:
+        if k in data:
+            out[k] = per_time_array(data[k], n, k, p, n_times=len(prop))
+    return out
+
+
+def glassbench_file(root: str | Path, temperature_key: str, part: str, index: int, n_particles: int) -> str:
+    """Path of one GlassBench file: ``<root>/T0.44/train/N4096T0.44_1.npz`` (the names the EIGNN
+    repository's loader opens)."""
+    return str(Path(root) / f"T{temperature_key}" / part / f"N{n_particles}T{temperature_key}_{index}.npz")
+
+
+def plan_glassbench(root: str | Path, temps: list[str], n_particles: int, n_train: dict[str, int], n_test: int,
+                    first_train: int = 1, first_test: int = 401, can_fetch: bool = True,
+                    ) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+    """Files per temperature ({T: {"train": [...], "test": [...]}}) and the temperatures to download.
+
+    A temperature whose folder under ``root`` holds enough .npz files (``n_train[T]`` train and
+    ``n_test`` test) is read from disk (the files found, in natural order), as is any temperature
+    found when nothing can be fetched (``can_fetch`` false); any other is planned by GlassBench's
+    names (train ``first_train`` …, test ``first_test`` …) and returned as one to fetch.
+    """
+    if not can_fetch:
+        return scan_dataset("glassbench", root), []
+    found: dict[str, dict[str, list[str]]] = {}
+    fetch = []
+    base = Path(root)
+    on_disk = scan_dataset("glassbench", base) if base.exists() and any(base.rglob("*.npz")) else {}
+    for T in temps:
+        have = on_disk.get(T)
+        if have and len(have["train"]) >= n_train[T] and len(have["test"]) >= n_test:
+            found[T] = have
+            continue
+        fetch.append(T)
+        found[T] = {
+            "train": [glassbench_file(base, T, "train", first_train + i, n_particles) for i in range(n_train[T])],
+            "test": [glassbench_file(base, T, "test", first_test + i, n_particles) for i in range(n_test)],
+        }
+    return found, fetch
 
 
 def scan_dataset(source: str, path: str | Path) -> dict[str, dict[str, list[str]]]:
@@ -233,6 +343,20 @@ def scan_dataset(source: str, path: str | Path) -> dict[str, dict[str, list[str]
     if not out:
         raise InputError(f"no {source} files found under {root}")
     return out
+
+
+def plan_dataset(cfg: dict[str, Any], temps: list[str]) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+    """Files of a published dataset per temperature and part, and the temperatures to download
+    (GlassBench with ``data.fetch.url``: those not yet under ``data.path``, named by its layout)."""
+    data = cfg["data"]
+    if data["source"] != "glassbench":
+        return scan_dataset(data["source"], data["path"]), []
+    from ..config import samples_at
+
+    first = data["first_files"]
+    return plan_glassbench(data["path"], temps, cfg["system"]["n_particles"],
+                           {T: samples_at(cfg, T) for T in temps}, cfg["split"]["test"], first["train"],
+                           first["test"], can_fetch=bool(data["fetch"]["url"]))
 
 
 def _natural(name: str) -> tuple:

@@ -5,11 +5,15 @@ input = particle type (a scalar), edge input = relative position vector r_receiv
 components: not rotation invariant), an encoder of independent MLPs for nodes and edges, one
 GraphNetwork core (edge MLP on [edge, sender, receiver]; node MLP on [node, Σ incoming edges])
 applied ``n_recurrences`` times with shared weights, each time fed the concatenation of its
-previous output and the encoded graph (skip connection), and an MLP decoder on nodes. All MLPs
-have hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final activation on (except the decoder).
-Edges connect pairs closer than the threshold (2.0), self-pairs included as in their code
-(``include_self_edges``). Optional extra node inputs (``n_extra``, e.g. the local potential
-energy) are concatenated to the type before the node encoder.
+previous output and the encoded graph (skip connection), sum aggregation at the receivers, and
+an MLP decoder on nodes. All MLPs have hidden sizes ``mlp_sizes`` = (64, 64) with ReLU, final
+activation on (except the decoder). Edges connect pairs closer than the threshold (2.0),
+self-pairs included as in their code (``include_self_edges``). Optional extra node inputs
+(``n_extra``, e.g. the local potential energy) are concatenated to the type before the node
+encoder. graph_nets concatenates [edge, receiver, sender] and [Σ received edges, node] instead:
+the same function with the first core layers' input columns permuted, which
+:mod:`equiglass.published_models` applies when it loads DeepMind's checkpoint (checked there to
+reproduce their predictions to float32 round-off).
 
 The published recipe (their ``train.py``), the defaults of the ``bapst`` family: initialization
 ``init='deepmind'`` (weights variance scaling 1.0, biases 0.1), one decoder for all particles
@@ -17,7 +21,8 @@ The published recipe (their ``train.py``), the defaults of the ``bapst`` family:
 gradient-norm clip 1.0, L2 loss on type A only, random axis permutations and reflections of the
 edge vectors (training settings ``per_timescale``, ``lr``, ``grad_clip``, ``loss_types``,
 ``augment_rotations``). ``init='sonnet'`` (zero biases) and per-type multi-output heads remain
-options."""
+options, as do inputs standardized over the training data (``standardize_inputs``: no parameters
+added) and continuous O(3) augmentation (``rotation_group='o3'``)."""
 
 from __future__ import annotations
 
@@ -75,8 +80,14 @@ class BapstGNN(nn.Module):
         n_extra: int = 0,
         init: str = "sonnet",
         per_type_heads: bool = True,
+        standardize_inputs: bool = False,
     ) -> None:
         super().__init__()
+        self.standardize_inputs = standardize_inputs
+        if standardize_inputs:  # set from the training data by SPEC.setup (buffers, not parameters)
+            self.register_buffer("node_mean", torch.zeros(1 + n_extra))
+            self.register_buffer("node_std", torch.ones(1 + n_extra))
+            self.register_buffer("edge_rms", torch.ones(()))
         h = list(mlp_sizes)
         d = h[-1]
         linear = INITS[init]
@@ -108,6 +119,9 @@ class BapstGNN(nn.Module):
         node_in = batch.types.to(rel.dtype)[:, None]
         if self.n_extra:
             node_in = torch.cat([node_in, batch.extra.to(rel.dtype)], dim=-1)
+        if self.standardize_inputs:
+            node_in = (node_in - self.node_mean) / self.node_std
+            rel = rel / self.edge_rms
         node0 = self.node_encoder(node_in)
         edge0 = self.edge_encoder(rel)
         node, edge = node0, edge0
@@ -133,6 +147,22 @@ class BapstGNN(nn.Module):
         return self.edge_core[1:](pre)
 
 
+def standardize_inputs(model: BapstGNN, train_samples) -> None:
+    """Fix the input scaling of ``model`` from the training samples: node inputs (type, extras)
+    to zero mean and unit variance per column, bond vectors by their rms component [σ_AA]."""
+    import numpy as np
+
+    if not model.standardize_inputs:
+        return
+    nodes = np.concatenate([np.column_stack([s.graph.types.astype(np.float64),
+                                             *([] if s.extra is None else [s.extra])]) for s in train_samples])
+    vec = np.concatenate([s.graph.vec for s in train_samples]).astype(np.float64)
+    std = nodes.std(axis=0)
+    model.node_mean.copy_(torch.as_tensor(nodes.mean(axis=0)[: model.node_mean.numel()]))
+    model.node_std.copy_(torch.as_tensor(np.where(std > 0, std, 1.0)[: model.node_std.numel()]))
+    model.edge_rms.fill_(float(np.sqrt(np.mean(vec**2))))
+
+
 def _hparams(hp: dict, context: dict) -> dict:
     out = dict(hp)
     if context.get("n_extra"):
@@ -141,6 +171,7 @@ def _hparams(hp: dict, context: dict) -> dict:
 
 
 SPEC = ModelSpec(
-    build=lambda n_outputs, hp, n_descriptors=0: BapstGNN(
-        n_outputs=n_outputs, **{**hp, "mlp_sizes": tuple(hp.get("mlp_sizes", (64, 64)))}),
-    hparams=_hparams, forward=lambda model, batch, samples, cache: model(batch))
+    build=lambda n_outputs, hp, n_descriptors=0: BapstGNN(  # the recipe is a training choice, not an argument
+        n_outputs=n_outputs, **{**{k: v for k, v in hp.items() if k != "recipe"},
+                                "mlp_sizes": tuple(hp.get("mlp_sizes", (64, 64)))}),
+    hparams=_hparams, forward=lambda model, batch, samples, cache: model(batch), setup=standardize_inputs)

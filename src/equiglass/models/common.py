@@ -49,6 +49,32 @@ def scatter_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tens
     return out.index_add_(0, index, values)
 
 
+def radius_graph(positions: torch.Tensor, box: torch.Tensor, cutoff: float, block: int = 2**22
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Periodic radius graph by brute force on the tensors' device (no freud: for GPU checks).
+
+    positions (N, 3) [σ_AA], box (3,) edge lengths → src, dst (E,) long and vec (E, 3) = r_src − r_dst
+    under the minimum image, for every ordered pair closer than ``cutoff`` (both directions, no
+    self-pairs), sorted by destination then source: the convention of :func:`equiglass.graphs.build_graph`.
+    O(N²) work in blocks of about ``block`` pairs.
+    """
+    box = torch.as_tensor(box, dtype=positions.dtype, device=positions.device)
+    if cutoff >= 0.5 * float(box.min()):
+        raise ValueError(f"cutoff {cutoff} must be smaller than half the box edge {0.5 * float(box.min()):.4g}")
+    n = positions.shape[0]
+    rows = max(1, block // max(n, 1))
+    parts = []
+    for start in range(0, n, rows):
+        vec = positions[None, :, :] - positions[start: start + rows, None, :]  # (rows, N, 3): r_src − r_dst
+        vec = vec - box * torch.round(vec / box)
+        inside = (vec * vec).sum(-1) < cutoff * cutoff
+        local = torch.arange(inside.shape[0], device=positions.device)
+        inside[local, local + start] = False
+        dst, src = inside.nonzero(as_tuple=True)
+        parts.append((src, dst + start, vec[dst, src]))
+    return tuple(torch.cat(p) for p in zip(*parts))  # type: ignore[return-value]
+
+
 def radial_basis(r: torch.Tensor, cutoff: float, n_basis: int) -> torch.Tensor:
     """Bessel radial basis with a smooth cutoff envelope: (E,) → (E, n_basis), zero at r_c.
 

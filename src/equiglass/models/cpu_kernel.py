@@ -39,7 +39,7 @@ import torch
 from e3nn import o3
 
 SOURCE = Path(__file__).with_name("csrc") / "uvu_tp.c"
-_FLAGS = (["-O3", "-march=native", "-std=c99", "-shared", "-fPIC"], ["-O3", "-std=c99", "-shared", "-fPIC"])
+_FLAGS = (["-O3", "-march=native", "-std=c99", "-ffp-contract=fast", "-shared", "-fPIC"], ["-O3", "-std=c99", "-shared", "-fPIC"])
 _STATE: dict = {}
 
 
@@ -213,9 +213,11 @@ def concat_edges(parts: list[KernelEdges], n_nodes: list[int]) -> KernelEdges:
 class KernelPlan:
     """How one e3nn uvu ``TensorProduct`` maps onto the kernel's arrays.
 
-    Kernel layouts: input features per block as (i, u) with the channel u innermost (e3nn: (u, i));
-    output per block as (c, u) with c = (path, k). ``x_index`` gathers the kernel's input columns
-    from e3nn's, ``out_index`` e3nn's output columns from the kernel's.
+    Input blocks that share their paths (the same irrep l with both parities, the same channel
+    count) form a group of G blocks evaluated as one vector of G·mul channels. Kernel layouts:
+    input features per group as (i, g, u) with the channel u innermost (e3nn: per block (u, i));
+    output per group as (c, g, u) with c = (path, k). ``x_index`` gathers the kernel's input
+    columns from e3nn's, ``out_index`` e3nn's output columns from the kernel's.
     """
 
     def __init__(self, tp: o3.TensorProduct) -> None:
@@ -228,40 +230,45 @@ class KernelPlan:
             w_offset += int(np.prod(ins.path_shape))
         if w_offset != tp.weight_numel:
             raise AssertionError(f"weight layout mismatch: {w_offset} != {tp.weight_numel}")
+        # blocks with the same (l, channels, paths) share couplings and run as one group
+        by_key: dict[tuple, list[int]] = {}
+        for i_in1, paths in ins_by_block.items():
+            mul, ir1 = tp.irreps_in1[i_in1]
+            spec = tuple((ins.i_in2, tp.irreps_in2[ins.i_in2][1].l, tp.irreps_out[ins.i_out][1].l,
+                          float(ins.path_weight)) for ins, _ in paths)
+            by_key.setdefault((ir1.l, mul, spec), []).append(i_in1)
         slices_in, slices_out = tp.irreps_in1.slices(), tp.irreps_out.slices()
         x_index = np.full(tp.irreps_in1.dim, -1, dtype=np.int64)
         out_index = np.full(tp.irreps_out.dim, -1, dtype=np.int64)
-        blocks, colw, colsign = [], [], []
+        groups, colw, colsign = [], [], []
         self.couplings: list[tuple[int, int, list[tuple[int, int, int, float]]]] = []  # (l1, moff, paths)
-        keys: dict[tuple, int] = {}
-        m_off = out_off = 0
-        for i_in1, paths in ins_by_block.items():
-            mul, ir1 = tp.irreps_in1[i_in1]
-            d1, start = ir1.dim, slices_in[i_in1].start
-            for u in range(mul):
-                for i in range(d1):
-                    x_index[start + i * mul + u] = start + u * d1 + i
-            path_spec, n_cols = [], 0
-            for ins, w0 in paths:
-                _, ir2 = tp.irreps_in2[ins.i_in2]
-                _, ir3 = tp.irreps_out[ins.i_out]
-                path_spec.append((ins.i_in2, ir2.l, ir3.l, float(ins.path_weight)))
-                for k in range(ir3.dim):
+        m_off = x_off = out_off = n_cols_all = 0
+        for (l1, mul, spec), members in by_key.items():
+            d1, n_g = 2 * l1 + 1, len(members)
+            lanes = n_g * mul
+            for g, i_in1 in enumerate(members):
+                start = slices_in[i_in1].start
+                for u in range(mul):
+                    for i in range(d1):
+                        x_index[x_off + (i * n_g + g) * mul + u] = start + u * d1 + i
+            cols = [(k, j) for j, (_, _, l3, _) in enumerate(spec) for k in range(2 * l3 + 1)]
+            for c, (k, j) in enumerate(cols):
+                colsign.append((-1.0) ** spec[j][1])
+                for g, i_in1 in enumerate(members):
+                    ins, w0 = ins_by_block[i_in1][j]
                     colw.append(w0)
-                    colsign.append((-1.0) ** ir2.l)
+                    d3 = 2 * spec[j][2] + 1
                     for u in range(mul):
-                        out_index[slices_out[ins.i_out].start + u * ir3.dim + k] = out_off + (n_cols + k) * mul + u
-                n_cols += ir3.dim
-            key = (ir1.l, tuple(path_spec))
-            if key not in keys:  # blocks of equal l and paths (e.g. both parities) share couplings
-                keys[key] = m_off
-                self.couplings.append((ir1.l, m_off, path_spec))
-                m_off += d1 * n_cols
-            blocks.append([start, mul, d1, n_cols, keys[key], out_off, len(colw) - n_cols])
-            out_off += n_cols * mul
+                        out_index[slices_out[ins.i_out].start + u * d3 + k] = out_off + (c * n_g + g) * mul + u
+            self.couplings.append((l1, m_off, list(spec)))
+            groups.append([x_off, mul, n_g, d1, len(cols), m_off, out_off, n_cols_all, len(colw) - n_g * len(cols)])
+            m_off += d1 * len(cols)
+            x_off += d1 * lanes
+            out_off += len(cols) * lanes
+            n_cols_all += len(cols)
         if (x_index < 0).any() or (out_index < 0).any() or out_off != tp.irreps_out.dim:
             raise AssertionError("kernel layout does not cover the tensor product's inputs and outputs")
-        self.blocks = np.asarray(blocks, dtype=np.int64)
+        self.groups = np.asarray(groups, dtype=np.int64)
         self.colw = np.asarray(colw, dtype=np.int64)
         self.colsign = np.asarray(colsign, dtype=np.float32)
         self.x_index = torch.as_tensor(x_index)
@@ -271,7 +278,7 @@ class KernelPlan:
         self.key = ("uvu-kernel", tuple((l1, off, tuple(paths)) for l1, off, paths in self.couplings))
 
     def coupling_matrix(self, sh: torch.Tensor) -> torch.Tensor:
-        """Per pair, every block's α-scaled couplings, columns (c, i) row-major: (P, m_width)."""
+        """Per pair, every group's α-scaled couplings, columns (c, i) row-major: (P, m_width)."""
         parts = []
         for l1, _, paths in self.couplings:
             cols = []
@@ -326,8 +333,8 @@ class UVUConvolution(torch.autograd.Function):
 
         def part(_: int, n0: int, n1: int) -> None:
             lib.uvu_forward(_ptr(x), x.shape[1], _ptr(m), m.shape[1], _ptr(w), w.shape[1], _ptr(geom.src),
-                            _ptr(geom.pair), _ptr(geom.rev), _ptr(geom.ptr), n0, n1, _ptr(plan.blocks),
-                            len(plan.blocks), _ptr(plan.colw), _ptr(plan.colsign), _ptr(out), out.shape[1])
+                            _ptr(geom.pair), _ptr(geom.rev), _ptr(geom.ptr), n0, n1, _ptr(plan.groups),
+                            len(plan.groups), _ptr(plan.colw), _ptr(plan.colsign), _ptr(out), out.shape[1])
 
         _run(part, ranges)
         ctx.save_for_backward(x, w, m)
@@ -346,8 +353,8 @@ class UVUConvolution(torch.autograd.Function):
 
         def part(k: int, n0: int, n1: int) -> None:
             lib.uvu_backward(_ptr(x), x.shape[1], _ptr(m), m.shape[1], _ptr(w), w.shape[1], _ptr(geom.src),
-                             _ptr(geom.pair), _ptr(geom.rev), _ptr(geom.ptr), n0, n1, _ptr(plan.blocks),
-                             len(plan.blocks), _ptr(plan.colw), _ptr(plan.colsign), _ptr(g), g.shape[1],
+                             _ptr(geom.pair), _ptr(geom.rev), _ptr(geom.ptr), n0, n1, _ptr(plan.groups),
+                             len(plan.groups), _ptr(plan.colw), _ptr(plan.colsign), _ptr(g), g.shape[1],
                              _ptr(gx[k]), _ptr(gw[k]))
 
         _run(part, ranges)

@@ -29,7 +29,10 @@ class Family:
     hyperparameters (``properties``, with defaults and units); reference : where it comes from;
     rotation_invariant : predictions unchanged by rotating the configuration (exactly, by
     construction), which the shared tests check; training : the family's own defaults of the
-    ``training`` settings (its published recipe), applied before ``training.per_model`` overrides.
+    ``training`` settings (its published recipe), applied before ``training.per_model`` overrides;
+    recipes : named bundles of ``training`` settings and hyperparameters (``models.<name>.recipe``
+    picks one, ``default_recipe`` otherwise), expanded into the configuration under what it sets
+    itself (:func:`equiglass.config.apply_recipes`).
     """
 
     name: str
@@ -43,6 +46,26 @@ class Family:
     reference: str = ""
     rotation_invariant: bool = True
     training: dict[str, Any] | None = None
+    recipes: dict[str, dict[str, dict[str, Any]]] | None = None
+    default_recipe: str = ""
+
+
+# Bapst GNN training recipes (the architecture is the same in all: layers, widths, parameters).
+# deepmind: google-deepmind/deepmind-research glassy_dynamics/train.py: Adam lr 1e-4 (constant), global-norm
+# clip 1.0, L2 loss on type A, one model per time index, their initialization and axis-permutation/reflection
+# augmentation; their checkpoint was the best *test* correlation, ours the best validation one.
+BAPST_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "deepmind": {
+        "training": {"lr": 1e-4, "lr_schedule": "none", "grad_clip": 1.0, "loss_types": ["A"], "per_timescale": True,
+                     "select_by": "val_rho_A"},
+        "models": {"init": "deepmind", "rotation_group": "axes", "standardize_inputs": False},
+    },
+    "converged": {
+        "training": {"lr": 1e-3, "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "grad_clip": 1.0,
+                     "loss_types": ["A"], "per_timescale": True, "select_by": "val_rho_A"},
+        "models": {"init": "deepmind", "rotation_group": "o3", "standardize_inputs": True},
+    },
+}
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -78,12 +101,17 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family(
         "bapst", "Bapst GNN", "#1f77b4", "equiglass.models.bapst", "graph", True,
         reference="Bapst et al., Nature Physics 16, 448 (2020); google-deepmind/deepmind-research glassy_dynamics",
-        train_options=("augment_rotations",), rotation_invariant=False,
-        # DeepMind's train.py: Adam lr 1e-4 (constant), global-norm clip 1.0, L2 loss on type A, one model
-        # per time index; their checkpoint was the best *test* correlation, ours the best validation one
-        training={"lr": 1e-4, "lr_schedule": "none", "grad_clip": 1.0, "loss_types": ["A"], "per_timescale": True,
-                  "select_by": "val_rho_A"},
+        train_options=("augment_rotations", "rotation_group"), rotation_invariant=False,
+        recipes=BAPST_RECIPES, default_recipe="deepmind",
         hparams={
+            "recipe": {"enum": list(BAPST_RECIPES), "default": "deepmind",
+                       "description": "Training recipe, a bundle of training settings and of the hyperparameters "
+                                      "below that do not change the architecture: deepmind (their train.py: Adam lr "
+                                      "1e-4 constant, one graph per step, global-norm clip 1, DeepMind's "
+                                      "initialization, cubic-group augmentation) or converged (the same network "
+                                      "trained to convergence in a laptop budget: standardized inputs, warm-up + "
+                                      "cosine learning rate, continuous O(3) augmentation; see "
+                                      "equiglass.models.registry.BAPST_RECIPES). Keys set explicitly win."},
             "mlp_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1}, "default": [64, 64],
                           "description": "Hidden sizes of every MLP."},
             "n_recurrences": {"type": "integer", "minimum": 0, "default": 7, "description": "Message-passing steps."},
@@ -95,8 +123,17 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                "description": "One decoder output per particle type (false: one decoder for all "
                                               "particles, as DeepMind's)."},
             "augment_rotations": {"type": "boolean", "default": True,
-                                  "description": "Random axis permutations and reflections of the edge vectors during "
-                                                 "training (the cubic group, as DeepMind's apply_random_rotation)."},
+                                  "description": "Random rotations of the edge vectors during training, from "
+                                                 "rotation_group."},
+            "rotation_group": {"enum": ["axes", "o3"], "default": "axes",
+                               "description": "axes: axis permutations and reflections (the cubic group of DeepMind's "
+                                              "apply_random_rotation); o3: uniform rotations and reflections (what a "
+                                              "non-equivariant network on few configurations needs to see)."},
+            "standardize_inputs": {"type": "boolean", "default": False,
+                                   "description": "Scale the inputs to zero mean and unit variance over the training "
+                                                  "data (node type and extras per column; bond vectors by their rms "
+                                                  "component), fixed before training and stored with the model (no "
+                                                  "parameters added)."},
         }),
     Family(
         "descriptor_mlp", "descriptor MLP", "#2ca02c", "equiglass.models.descriptor", "descriptors", True,

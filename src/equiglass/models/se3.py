@@ -31,7 +31,7 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
 
-from . import cpu_kernel
+from . import cpu_kernel, cueq_tp
 from .common import GraphBatch, edge_spherical_harmonics, radial_basis, scatter_sum, select_by_type
 from .cpu_kernel import KernelEdges, KernelPlan, UVUConvolution
 from .fused_tp import FusedUVUTensorProduct
@@ -51,7 +51,9 @@ class EquivariantConv(nn.Module):
     """One interaction layer: linear → radial-weighted TP convolution → linear → gate (+ skip).
 
     Shapes: x (N, irreps_in.dim) → (N, irreps_out.dim); edge_sh (E, (l_max+1)²);
-    edge_basis (E, n_basis); src, dst (E,).
+    edge_basis (E, n_basis); src, dst (E,). ``use_cueq``: run the uvu convolution on
+    cuEquivariance (:mod:`.cueq_tp`): None (default) on CUDA tensors where its CUDA ops import,
+    True wherever cuequivariance-torch imports (its PyTorch path off CUDA), False never.
     """
 
     def __init__(
@@ -105,6 +107,11 @@ class EquivariantConv(nn.Module):
         )
         self.lin2 = o3.Linear(self.tp.irreps_out, self.gate.irreps_in)
         self.skip = o3.Linear(self.irreps_in, self.irreps_out)
+        self.use_cueq: bool | None = None
+
+    def uses_cueq(self, x: torch.Tensor) -> bool:
+        """Whether the convolution runs on cuEquivariance for node features like ``x``."""
+        return self.fused is not None and cueq_tp.wanted(self.tp, x, self.use_cueq)
 
     def forward(
         self, x: torch.Tensor, edge_sh: torch.Tensor, edge_basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor,
@@ -112,7 +119,9 @@ class EquivariantConv(nn.Module):
     ) -> torch.Tensor:
         h = self.lin1(x)
         w = self.radial(edge_basis)
-        if self.fused is not None:
+        if self.uses_cueq(h):  # gather, products and sum over edges in one kernel (edge_chunk unused)
+            agg = cueq_tp.adapter(self.tp, h.device, h.dtype).aggregate(h, w, src, dst, x.shape[0], edge_sh)
+        elif self.fused is not None:
             # geometry couplings: read from coupling_cache when SE3GNN filled it, else computed
             agg = self.fused.aggregate(h, w, src, dst, x.shape[0], x2=edge_sh, cache=coupling_cache,
                                        edge_chunk=self.edge_chunk)
@@ -147,9 +156,15 @@ class SE3GNN(nn.Module):
     gradient checkpointing per layer (memory of one layer's edge messages instead of all of
     them, for ~30 % more compute); edge_chunk : evaluate the fused products on this many edges
     at a time, each chunk checkpointed (with ``checkpoint``, what lets the paper-size model train
-    on N = 4096 in < 4 GiB; also bounds inference memory); readout_dropout : dropout in the
+    on N = 4096 in < 4 GiB; also bounds inference memory; unused on cuEquivariance, which builds
+    no per-edge messages); readout_dropout : dropout in the
     decoder MLP; readout_coarse_grain : rounds of neighbour averaging of the learned invariants
     appended before the decoder (0: off).
+
+    Backends of the uvu convolution (same weights, same outputs): on CPU the compiled kernel
+    (:mod:`.cpu_kernel`, attribute ``use_cpu_kernel``), on CUDA cuEquivariance (:mod:`.cueq_tp`,
+    attribute ``use_cueq``: None = automatic, True = forced, False = off; ``EQUIGLASS_CUEQ=0``
+    turns it off everywhere), else :class:`FusedUVUTensorProduct`.
     """
 
     def __init__(
@@ -205,6 +220,16 @@ class SE3GNN(nn.Module):
             nn.Linear(readout_hidden, n_types * n_outputs),
         )
 
+    @property
+    def use_cueq(self) -> bool | None:
+        """cuEquivariance for the convolutions: None automatic (CUDA), True forced, False off."""
+        return self.layers[0].use_cueq if len(self.layers) else None
+
+    @use_cueq.setter
+    def use_cueq(self, value: bool | None) -> None:
+        for layer in self.layers:
+            layer.use_cueq = value
+
     def edge_features(self, vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(E, 3) bond vectors → (spherical harmonics (E, (l_max+1)²), radial basis (E, n_basis))."""
         r = vec.norm(dim=-1)
@@ -212,7 +237,7 @@ class SE3GNN(nn.Module):
 
     def kernel_usable(self, vec: torch.Tensor) -> bool:
         """Whether the compiled CPU kernel can run this model on these bond vectors."""
-        return (self.use_cpu_kernel and vec.device.type == "cpu" and vec.dtype == torch.float32
+        return (self.use_cpu_kernel and not self.use_cueq and vec.device.type == "cpu" and vec.dtype == torch.float32
                 and not vec.requires_grad and all(layer.plan is not None for layer in self.layers)
                 and self.embed.weight.dtype == torch.float32 and cpu_kernel.library() is not None)
 
@@ -251,7 +276,7 @@ class SE3GNN(nn.Module):
         sh, basis = edge_feats
         cache: dict = {}  # geometry couplings shared by all layers, computed before any layer runs
         for layer in self.layers:
-            if layer.fused is not None:
+            if layer.fused is not None and not layer.uses_cueq(x):
                 layer.fused.precompute(sh, cache)
         for layer in self.layers:
             if self.checkpoint and torch.is_grad_enabled():

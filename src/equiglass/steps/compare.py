@@ -1,8 +1,12 @@
 """Paired comparisons (rule ``compare``): Δρ = ρ(a) − ρ(b) of two models over the same test
 configurations, with 95 % bootstrap intervals, for every pair the summary discusses:
 ``results/tables/comparisons.csv`` (model_a, model_b, train_set, test_T, unseen, species, timescale,
-time, delta_rho, ci_low, ci_high, n_configurations, resolved, verdict). Reads evaluation JSON files
-only (no torch)."""
+time, delta_rho, ci_low, ci_high, n_configurations, resolved, verdict, source: where model_b's
+predictions come from: this pipeline, or a published dataset's deposited predictions such as
+GlassBench's test files; seeds_a, seeds_b: the training seeds of each side). A model trained from
+several seeds (``training.seeds``) is compared by the two-level paired bootstrap
+(:func:`equiglass.stats.seed_replicated_difference`: configurations jointly, each side's seeds
+independently); with one seed each it is the paired bootstrap. Reads evaluation JSON files only (no torch)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ import numpy as np
 from ..files import read_json, write_csv, write_json
 from ..metrics import tau_alpha_index
 from ..provenance import provenance
-from ..stats import paired_difference
+from ..stats import paired_difference, seed_replicated_difference
+
+Evaluations = dict[str, Any] | list[dict[str, Any]]
 
 
 def _per_configuration(ev: dict[str, Any], tkey: str, species: str) -> tuple[list[str], np.ndarray, list[str], list]:
@@ -26,37 +32,57 @@ def _per_configuration(ev: dict[str, Any], tkey: str, species: str) -> tuple[lis
         res["times"]
 
 
-def compare_pair(ev_a: dict[str, Any], ev_b: dict[str, Any], name_a: str, name_b: str,
+def per_seed_rho(evs: list[dict[str, Any]], tkey: str, species: str, names: list[str], label: str) -> np.ndarray | None:
+    """Per-configuration ρ (S, C) of the seeds ``evs`` of one model at test temperature ``tkey``, on
+    the configurations ``names`` at timescale ``label``; None when a seed lacks one of them."""
+    out = []
+    for ev in evs:
+        confs, rho, labels, _ = _per_configuration(ev, tkey, species)
+        if label not in labels or any(n not in confs for n in names):
+            return None
+        out.append(rho[[confs.index(n) for n in names], labels.index(label)])
+    return np.stack(out)
+
+
+def compare_pair(ev_a: Evaluations, ev_b: Evaluations, name_a: str, name_b: str,
                  species: tuple[str, ...] = ("A", "B"), seed: int = 0) -> list[dict[str, Any]]:
-    """Rows of Δρ(a − b) for every test temperature and timescale the two evaluations share."""
+    """Rows of Δρ(a − b) for every test temperature and timescale the two evaluations share.
+    ``ev_a``, ``ev_b``: a model's evaluation, or the evaluations of its training seeds (a list)."""
+    evs_a = ev_a if isinstance(ev_a, list) else [ev_a]
+    evs_b = ev_b if isinstance(ev_b, list) else [ev_b]
     rows = []
-    train_t = {f"{float(t):.2f}" for t in (ev_a.get("train_temperatures") or [])}
-    for tkey in sorted(set(ev_a["results"]) & set(ev_b["results"])):
+    train_t = {f"{float(t):.2f}" for t in (evs_a[0].get("train_temperatures") or [])}
+    shared = set.intersection(*(set(ev["results"]) for ev in evs_a + evs_b))
+    for tkey in sorted(shared):
         for sp in species:
-            names_a, rho_a, labels_a, times = _per_configuration(ev_a, tkey, sp)
-            names_b, rho_b, labels_b, _ = _per_configuration(ev_b, tkey, sp)
+            names_a, _, labels_a, times = _per_configuration(evs_a[0], tkey, sp)
+            names_b = _per_configuration(evs_b[0], tkey, sp)[0]
             common = [n for n in names_a if n in names_b]
             if len(common) < 2:
                 continue
-            ia, ib = [names_a.index(n) for n in common], [names_b.index(n) for n in common]
             for j, label in enumerate(labels_a):
-                if label not in labels_b:
+                rho_a = per_seed_rho(evs_a, tkey, sp, common, label)
+                rho_b = per_seed_rho(evs_b, tkey, sp, common, label)
+                if rho_a is None or rho_b is None:
                     continue
-                d = paired_difference(rho_a[ia, j], rho_b[ib, labels_b.index(label)], seed=seed)
+                d = seed_replicated_difference(rho_a, rho_b, seed=seed)
                 rows.append({
-                    "model_a": name_a, "model_b": name_b, "train_set": ev_a.get("train_set"),
+                    "model_a": name_a, "model_b": name_b, "train_set": evs_a[0].get("train_set"),
                     "test_T": float(tkey), "unseen": tkey not in train_t, "species": sp, "timescale": label,
                     "time": times[j], "is_tau_alpha": j == tau_alpha_index(labels_a), "delta_rho": d.mean,
                     "ci_low": d.low, "ci_high": d.high, "n_configurations": d.n, "resolved": d.resolved,
-                    "verdict": d.verdict(),
+                    "verdict": d.verdict(), "source": evs_b[0].get("source", "this pipeline"),
+                    "seeds_a": len(rho_a), "seeds_b": len(rho_b),
                 })
     return rows
 
 
 def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Path | None = None,
                  caption: str = "") -> list[dict[str, Any]]:
-    """``plan``: {"models": {name: evaluation JSON}, "pairs": [[a, b], ...], "ablations": {study: JSON}}."""
-    evs = {name: read_json(path) for name, path in plan["models"].items()}
+    """``plan``: {"models": {name: evaluation JSON}, "pairs": [[a, b], ...], "ablations": {study: JSON},
+    "replicates": {name: [evaluation JSON of each training seed after the first]} (optional)}."""
+    evs = {name: [read_json(path), *(read_json(f) for f in plan.get("replicates", {}).get(name, []))]
+           for name, path in plan["models"].items()}
     rows: list[dict[str, Any]] = []
     for a, b in plan["pairs"]:
         if a in evs and b in evs:
@@ -78,7 +104,8 @@ def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Pat
                          "train_set": plan.get("ablation_set"), "test_T": plan.get("ablation_T"), "unseen": False,
                          "species": "A", "timescale": zero["timescales"][k], "time": None,
                          "is_tau_alpha": tag == "tau_alpha", "delta_rho": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "n_configurations": d.n, "resolved": d.resolved, "verdict": d.verdict()})
+                         "n_configurations": d.n, "resolved": d.resolved, "verdict": d.verdict(),
+                         "source": "this pipeline", "seeds_a": 1, "seeds_b": 1})
     write_csv(output_csv, rows)
     write_json(Path(output_csv).with_suffix(".json"), {"rows": rows, "provenance": provenance("compare", plan)})
     if figure:
@@ -88,4 +115,4 @@ def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Pat
     return rows
 
 
-__all__ = ["compare_pair", "step_compare"]
+__all__ = ["compare_pair", "per_seed_rho", "step_compare"]

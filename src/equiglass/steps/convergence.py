@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,12 @@ def training_status(model_json: str | Path, history_csv: str | Path | None = Non
     (ridge) are ``learned`` and ``flattened`` by definition (closed form)."""
     art = read_json(model_json)
     tr = art.get("info", {}).get("training", {})
-    name = f"{art.get('family')}@{Path(model_json).parent.name}"
+    folder = Path(model_json).parent
+    replicate = int(folder.name[4:]) if re.fullmatch(r"seed[1-9]\d*", folder.name) else 0
+    name = f"{art.get('family')}@{(folder.parent if replicate else folder).name}"
     if "epochs_run" not in tr:  # closed-form fits
-        return {"model": name, "learned": True, "flattened": True, "curves": [], "iterative": False}
+        return {"model": name, "learned": True, "flattened": True, "curves": [], "iterative": False,
+                "replicate": replicate}
     labels = tr.get("timescales") if tr.get("per_timescale") else None
     n = len(labels) if labels else 1
     runs, reasons = _listify(tr["epochs_run"], n), _listify(tr.get("stop_reason", ""), n)
@@ -60,32 +64,55 @@ def training_status(model_json: str | Path, history_csv: str | Path | None = Non
     learned = all(math.isfinite(c["best_val_rho_A"]) and c["best_val_rho_A"] >= LEARNED_RHO
                   and not c["min_train_loss"] >= LEARNED_LOSS for c in curves)
     flattened = all("early stopping" in c["stop_reason"] for c in curves)
-    return {"model": name, "learned": learned, "flattened": flattened, "curves": curves, "iterative": True}
+    return {"model": name, "learned": learned, "flattened": flattened, "curves": curves, "iterative": True,
+            "replicate": replicate}
+
+
+def combine_seeds(statuses: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Model name → the status of all its training seeds (``replicate`` 0, 1, ...) together: it
+    ``learned`` / ``flattened`` only if every seed did; ``n_seeds``, ``seeds_not_learned``,
+    ``seeds_not_flattened`` (counts) to qualify a verdict with."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for st in statuses:
+        groups.setdefault(st["model"], []).append(st)
+    return {name: {**sts[0], "learned": all(s["learned"] for s in sts), "flattened": all(s["flattened"] for s in sts),
+                   "n_seeds": len(sts), "seeds_not_learned": sum(not s["learned"] for s in sts),
+                   "seeds_not_flattened": sum(not s["flattened"] for s in sts)} for name, sts in groups.items()}
+
+
+def _of_seeds(status: dict[str, Any], key: str) -> str:
+    """": 1 of 3 seeds" for a model trained from several seeds, else ""."""
+    n = status.get("n_seeds", 1)
+    return f": {status.get(key, 0)} of {n} seeds" if n > 1 else ""
 
 
 def describe(status: dict[str, Any]) -> str:
     """One line, e.g. ``bapst@T0.60: did not learn (best validation ρ_A 0.06, 0.14; lowest training loss
     1.48, 1.05; epochs run 18/40, 17/40)``."""
+    seed = f" seed replicate {status['replicate']}" if status.get("replicate") else ""
     if not status["iterative"]:
-        return f"{status['model']}: closed-form fit"
+        return f"{status['model']}{seed}: closed-form fit"
     word = ("did not learn" if not status["learned"] else
             "still improving when its epoch budget ran out" if not status["flattened"] else "trained to a plateau")
     rho = ", ".join(f"{c['best_val_rho_A']:.2f}" for c in status["curves"])
     loss = ", ".join(f"{c['min_train_loss']:.3g}" for c in status["curves"])
     ep = ", ".join(f"{c['epochs_run']}/{c['epochs']}" for c in status["curves"])
-    return f"{status['model']}: {word} (best validation ρ_A {rho}; lowest training loss {loss}; epochs run {ep})"
+    return f"{status['model']}{seed}: {word} (best validation ρ_A {rho}; lowest training loss {loss}; epochs run {ep})"
 
 
 def qualify(verdict: str, better: dict[str, Any] | None, worse: dict[str, Any] | None) -> str:
     """A verdict on "``better`` beats ``worse``" qualified by how both trained: a win over a model
     that did not learn or had not flattened is unresolved; a loss of a model still improving is
-    reported as a loss at this budget."""
+    reported as a loss at this budget. Models trained from several seeds: their
+    :func:`combine_seeds` status (any seed that did not learn or flatten counts)."""
     if verdict == "supported" and worse is not None and not (worse["learned"] and worse["flattened"]):
         why = "did not learn" if not worse["learned"] else "was still improving"
-        return f"unresolved ({worse['model'].split('@')[0]} {why} within this budget)"
+        which = _of_seeds(worse, "seeds_not_learned" if not worse["learned"] else "seeds_not_flattened")
+        return f"unresolved ({worse['model'].split('@')[0]} {why} within this budget{which})"
     if verdict == "contradicted" and better is not None and not better["flattened"]:
-        return f"contradicted at this budget ({better['model'].split('@')[0]} was still improving)"
+        return (f"contradicted at this budget ({better['model'].split('@')[0]} was still improving"
+                f"{_of_seeds(better, 'seeds_not_flattened')})")
     return verdict
 
 
-__all__ = ["LEARNED_LOSS", "LEARNED_RHO", "describe", "qualify", "training_status"]
+__all__ = ["LEARNED_LOSS", "LEARNED_RHO", "combine_seeds", "describe", "qualify", "training_status"]

@@ -44,12 +44,62 @@ def step_import(settings: dict[str, Any], source_file: str | Path, config_gsd: s
         if path is None:
             continue
         if name not in sample.extra:
-            raise InputError(f"{source_file}: has no {name} positions; use inputs.positions: thermal")
+            hint = (" (GlassBench stores cage states for configurations 1-100 and 401-500 only: use "
+                    "inputs.positions thermal or inherent, or at most 100 training configurations)"
+                    if name == "cage" else "")
+            raise InputError(f"{source_file}: has no {name} positions{hint}; use inputs.positions: thermal")
         st = sample.state
         other = State(sample.extra[name], st.types, st.box).wrapped()
         other.log = {"equiglass/temperature": np.array([sample.temperature])}
         write_gsd(path, other)
     return {"n": sample.state.n, "n_times": len(sample.times)}
+
+
+PUBLISHED_SOURCE = ("GlassBench test files (Jung et al., Roadmap on machine learning glassy dynamics, "
+                    "arXiv:2311.14752; Zenodo 10118191)")
+
+
+def step_published_predictions(settings: dict[str, Any], test_files: dict[str, list[tuple[str, str]]],
+                               outputs: dict[str, str]) -> dict[str, Any]:
+    """Score the predictions deposited in GlassBench's test files as this pipeline scores its own.
+
+    ``test_files``: temperature key → (configuration name, GlassBench test file) pairs, names as
+    our evaluations give them (``T0.44/s<id>``, after the graph files), so comparisons pair the
+    same configurations.
+    ``outputs``: deposited key (e.g. ``SE3``) → evaluation JSON to write, in the format of
+    ``results/eval/*.json`` (species A only: GlassBench scores type A). A key no file holds gets an
+    evaluation without results (and a note), so the comparisons skip it.
+    """
+    from ..formats.published import GLASSBENCH_TIMES, glassbench_labels, read_glassbench_predictions
+    from ..metrics import evaluate_predictions
+
+    keys = list(outputs)
+    per_key: dict[str, dict[str, Any]] = {k: {} for k in keys}
+    times_cfg = settings.get("times") or {}
+    for tkey, pairs in test_files.items():
+        loaded = [(name, read_glassbench_predictions(f, keys)) for name, f in pairs]
+        grid = times_cfg.get(tkey, GLASSBENCH_TIMES.get(tkey))
+        n_t = loaded[0][1]["md_prop"].shape[0]
+        times = np.asarray(grid if grid is not None and len(grid) == n_t else [np.nan] * n_t, dtype=float)
+        labels, _ = glassbench_labels(times, tkey)
+        for key in keys:
+            have = [(name, d) for name, d in loaded if key in d]
+            if not have:
+                continue
+            metrics = evaluate_predictions([d[key].T for _, d in have], [d["md_prop"].T for _, d in have],
+                                           [d["types"] for _, d in have], seed=int(settings.get("seed", 0)))
+            per_key[key][tkey] = {"metrics": {"A": metrics["A"]} if "A" in metrics else {},
+                                  "times": times.tolist(), "timescale_labels": labels,
+                                  "configurations": [name for name, _ in have]}
+    for key, path in outputs.items():
+        write_json(path, {
+            "model": key, "train_set": "GlassBench", "source": PUBLISHED_SOURCE, "published": True,
+            "train_temperatures": [float(t) for t in per_key[key]] or None, "n_parameters": None,
+            "results": per_key[key],
+            "note": None if per_key[key] else f"no test file holds '{key}'",
+            "provenance": provenance("published_predictions", settings, key=key),
+        })
+    return {k: sorted(v) for k, v in per_key.items()}
 
 
 def step_import_dynamics(settings: dict[str, Any], propensity_files: list[str], output: str | Path) -> dict[str, Any]:
