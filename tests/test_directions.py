@@ -97,3 +97,25 @@ def test_no_cold_section_without_a_colder_test_temperature(evaluations):
     for ev in evaluations:
         del ev["results"]["0.56"]
     assert cold_section({"deltas": direction_deltas(evaluations)}) == []
+
+
+def test_deltas_resample_training_seeds(evaluations):
+    """With training seeds (training.seeds), each side is its seeds' mean and the interval is the
+    two-level bootstrap over configurations and seeds (stats.seed_replicated_difference)."""
+    from equiglass.stats import seed_replicated_difference
+
+    rng = np.random.default_rng(7)
+    se3 = evaluations[0]
+    other = {t: np.array(r["metrics"]["A"]["pearson_per_configuration"]) + rng.normal(0, 0.08, size=(6, 2))
+             for t, r in se3["results"].items()}
+    seed1 = evaluation("se3gnn", other)
+    rows = direction_deltas(evaluations, seed=3, replicates=[seed1])
+    r = next(r for r in rows if r["test_T"] == 0.56 and r["species"] == "A" and r["is_tau_alpha"])
+    per = [np.array(ev["results"]["0.56"]["metrics"]["A"]["pearson_per_configuration"])[:, 1]
+           for ev in (se3, seed1, evaluations[1])]
+    d = seed_replicated_difference(np.stack(per[:2]), per[2][None], seed=3)
+    assert (r["delta_rho"], r["ci_low"], r["ci_high"], r["seeds_a"], r["seeds_b"]) == (d.mean, d.low, d.high, 2, 1)
+    single = next(x for x in direction_deltas(evaluations, seed=3)
+                  if x["test_T"] == 0.56 and x["species"] == "A" and x["is_tau_alpha"])
+    assert r["ci_high"] - r["ci_low"] > single["ci_high"] - single["ci_low"]  # the seed spread widens it
+    assert "(2 vs 1 seeds)" in "\n".join(cold_section({"deltas": rows}))

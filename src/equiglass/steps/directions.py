@@ -6,8 +6,9 @@ temperature of ``split.test_only``) or hotter than every one ("train cold → te
 trained on the same set, paired over the same test configurations (the rows of
 ``results/experiments/generalization.json`` under ``deltas``); :func:`cold_section` writes them
 into ``results/summary.md``. The intervals are those of :func:`equiglass.steps.compare.compare_pair`
-(the paired bootstrap over test configurations, :func:`equiglass.stats.paired_difference`), so the
-comparisons table and these rows agree number for number.
+(the paired bootstrap over test configurations; with several training seeds (``training.seeds``) the
+two-level bootstrap over configurations and seeds, :func:`equiglass.stats.seed_replicated_difference`),
+so the comparisons table and these rows agree number for number.
 """
 
 from __future__ import annotations
@@ -31,20 +32,25 @@ def direction(test_T: float, train_temperatures: list[float]) -> str:
     return "colder" if t < train[0] else "hotter" if t > train[-1] else "between"
 
 
-def direction_deltas(evaluations: list[dict[str, Any]], seed: int = 0,
-                     species: tuple[str, ...] = ("A", "B")) -> list[dict[str, Any]]:
+def direction_deltas(evaluations: list[dict[str, Any]], seed: int = 0, species: tuple[str, ...] = ("A", "B"),
+                     replicates: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Δρ(SE(3) − family) rows for every family trained on a set the SE(3) GNN was trained on, at
     every test temperature and timescale: compare_pair's rows plus ``family``, ``direction``,
-    ``train_temperatures``, ``rho_reference`` and ``rho_family`` (means over test configurations)."""
+    ``train_temperatures``, ``rho_reference`` and ``rho_family`` (the seed 0 model's means over
+    test configurations). ``replicates``: evaluations of the training seeds r ≥ 1 (training.seeds);
+    a model with several is compared by the two-level bootstrap (configurations and seeds)."""
     by_key = {(ev["model"], ev["train_set"]): ev for ev in evaluations}
+    seeds: dict[tuple[str, str], list[dict[str, Any]]] = {key: [ev] for key, ev in by_key.items()}
+    for ev in replicates:
+        seeds.setdefault((ev["model"], ev["train_set"]), []).append(ev)
     rows = []
     for (family, ts), ev in sorted(by_key.items()):
         ref = by_key.get((REFERENCE, ts))
         if family == REFERENCE or ref is None:
             continue
         train = [float(t) for t in ref.get("train_temperatures") or []]
-        # seed-aware (training.seeds): pass each side's list of seed evaluations here, as compare_pair takes them
-        for r in compare_pair(ref, ev, f"{REFERENCE}@{ts}", f"{family}@{ts}", species=species, seed=seed):
+        for r in compare_pair(seeds[REFERENCE, ts], seeds[family, ts], f"{REFERENCE}@{ts}", f"{family}@{ts}",
+                              species=species, seed=seed):
             tkey = f"{r['test_T']:.2f}"
             rows.append({**r, "family": family, "train_temperatures": train,
                          "direction": direction(r["test_T"], train),
@@ -85,12 +91,15 @@ def cold_section(generalization: dict[str, Any]) -> list[str]:
     hot = [r for r in keep if r["direction"] == "hotter"]
     temps = sorted({r["test_T"] for r in cold})
     n = sorted({r["n_configurations"] for r in cold})
+    several = any(max(int(r.get("seeds_a", 1)), int(r.get("seeds_b", 1))) > 1 for r in cold)
+    seeds = ("; a model trained from several seeds (training.seeds) is its mean over them, and its seeds are "
+             "resampled too (two-level bootstrap)") if several else ""
     lines = ["", "## Train hot → test cold (A)", "",
              f"Every family trained on a set of hotter temperatures and tested at T = "
              f"{', '.join(f'{t:.2f}' for t in temps)}, colder than all of them (never trained on: test only). "
              "Δρ = ρ(SE(3) GNN) − ρ(family), both trained on the same set, paired over the same "
              f"{'/'.join(map(str, n))} cold test configurations, with its 95 % bootstrap interval over them "
-             "(configurations resampled jointly); *supported* when the interval lies above 0 (the SE(3) GNN "
+             f"(configurations resampled jointly{seeds}); *supported* when the interval lies above 0 (the SE(3) GNN "
              "generalizes better), *contradicted* below 0, else *unresolved*. The opposite direction (trained "
              "colder, tested hotter) follows for contrast; every row is in experiments/generalization.json.", "",
              *_published_beside(temps),
