@@ -63,7 +63,7 @@ def test_reruns_follow_the_rules(rows):
     assert reruns(rows, "training.epochs") == {"train", "train_seed", "ablation_train"}
     # more training seeds add replicate jobs (train_seed, evaluate_seed) and re-run what reads them all,
     # never the models already trained (replicate 0: same settings, same path)
-    assert reruns(rows, "training.seeds") == {"table", "compare", "figure_rho", "summary"}
+    assert reruns(rows, "training.seeds") == {"table", "compare", "figure_rho", "generalization", "summary"}
     assert reruns(rows, "system.density") == {"equilibrate"}
     assert reruns(rows, "equilibration.melt_time") == {"equilibrate"}
     assert "interpret" in reruns(rows, "figures.snapshot_slab")

@@ -178,7 +178,10 @@ def test_report_is_generated(tiny_report):
         ("quick", {"equilibrate": 30, "isoconfigurational": 30, "propensity": 30, "dynamics": 3, "train": 6, "compare": 1,
                    "transfer": 1, "interpret": 1, "generalization": 1, "train_seed": None}),  # one seed per model
         # 3 training seeds of se3gnn, bapst and descriptor_mlp (one set, T = 0.6); ridge (closed form) once
-        ("study", {"train": 4, "evaluate": 4, "train_seed": 6, "evaluate_seed": 6, "compare": 1, "table": 1}),
+        # 40 + 9 + 9 configurations at T = 0.6, 0.7, 0.8 and 6 at the test-only 0.56; every test configuration
+        # (6 per temperature) gets a second batch of replicas (test_replicas 16)
+        ("study", {"train": 4, "evaluate": 4, "train_seed": 6, "evaluate_seed": 6, "compare": 1, "table": 1,
+                   "equilibrate": 64, "isoconfigurational": 64 + 4 * 6, "dynamics": 4}),
         ("paper", {"equilibrate": 2000, "isoconfigurational": 2000, "propensity": 2000, "graphs": 2000,
                    "dynamics": 5, "train": 20, "evaluate": 20, "train_seed": None}),
         # no GlassBench on disk: the download is planned (offline too), the files named by its layout
@@ -410,7 +413,8 @@ def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path)
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout)
     assert counts.get("train_seed") == 2 and counts.get("evaluate_seed") == 2, counts
-    assert not {"train", "evaluate", "ablation_train", "transfer", "interpret", "generalization"} & set(counts)
+    assert not {"train", "evaluate", "ablation_train", "transfer", "interpret"} & set(counts)
+    assert counts.get("generalization") == 1  # its paired Δρ resample the seeds too
     before = {p: p.read_bytes() for p in work.glob("results/models/*/*/model.pt")}
     old = {(r["model"], r["train_set"], r["test_T"], r["type"], r["timescale"]): r
            for r in csv.DictReader(open(work / "results/tables/metrics.csv"))}
@@ -441,6 +445,13 @@ def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path)
             and r["model_b"] == "ridge@T0.80" and r["species"] == "A"}
     assert ours and all((r["seeds_a"], r["seeds_b"]) == (2, 1) for r in ours.values())
     assert all((r["seeds_a"], r["seeds_b"]) == (1, 1) for r in comp if "l_max" in r["model_a"])
+    gen = {(d["test_T"], d["timescale"]): d for d in json.loads((work / "results/experiments/generalization.json")
+                                                                .read_text())["deltas"]
+           if d["model_a"] == "se3gnn@T0.80" and d["model_b"] == "ridge@T0.80" and d["species"] == "A"}
+    assert gen.keys() == ours.keys()
+    for key, d in gen.items():  # the generalization experiment's Δρ are the comparisons', seeds resampled
+        assert (d["delta_rho"], d["ci_low"], d["ci_high"], d["seeds_a"]) == (
+            ours[key]["delta_rho"], ours[key]["ci_low"], ours[key]["ci_high"], 2)
     summary = (work / "results/summary.md").read_text()
     assert "(2 vs 1 seeds)" in summary and "| seeds a/b |" in summary and "2: se3gnn@T0.80, se3gnn@T0.80+1.00" in summary
     script = [sys.executable, str(REPO / "scripts/seed_replicates.py"), "--configfile", "presets/tiny.yaml",

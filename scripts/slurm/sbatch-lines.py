@@ -54,9 +54,9 @@ def make_upstream(work: Path, cfg: dict, model: str, trainset: str, skip_iso: se
     the trained model of (model, trainset); mtimes in DAG order (the model newer than the dataset
     manifests an earlier Snakemake run wrote)."""
     from equiglass.config import temperature_key
+    from equiglass.settings import replica_batches
 
     temps = [temperature_key(t) for t in cfg["temperatures"]]
-    n_batches = -(-cfg["isoconfigurational"]["replicas"] // cfg["isoconfigurational"]["replicas_per_job"])
     t0 = time.time() - 10_000
     for T in temps:
         for i in range(cfg["samples"]):
@@ -64,9 +64,9 @@ def make_upstream(work: Path, cfg: dict, model: str, trainset: str, skip_iso: se
             md = work / f"results/md/T{T}/s{s}"
             for name in ("equilibrated.gsd", "equilibrated.json", "thermo.csv"):
                 touch(md / name, t0 + i)  # chains: later samples after earlier ones
-            for b in range(n_batches):
+            for b in replica_batches(cfg, T, s):
                 if (T, s) not in skip_iso:
-                    touch(md / f"iso_b{b:02d}.npz", t0 + 1000)
+                    touch(md / f"iso_b{b}.npz", t0 + 1000)
         touch(work / f"results/dynamics/T{T}.json", t0 + 2000)
         touch(work / f"results/dynamics/T{T}.npz", t0 + 2000)
         for i in range(cfg["samples"]):
@@ -152,6 +152,7 @@ def main() -> None:
     import yaml
 
     from equiglass.config import set_name, temperature_key
+    from equiglass.settings import replica_batches
 
     profile = yaml.safe_load((repo / "profiles/slurm/config.v8+.yaml").read_text())
     comps = profile.get("group-components", {}) or {}
@@ -175,8 +176,7 @@ def main() -> None:
                 shutil.copy(repo / c, work / c)
         group = [(T0, f"{i:03d}") for i in range(size)]
         make_upstream(work, cfg, model, trainset, skip_iso=set(group))
-        n_batches = -(-cfg["isoconfigurational"]["replicas"] // cfg["isoconfigurational"]["replicas_per_job"])
-        iso_targets = [f"results/md/T{T}/s{s}/iso_b{b:02d}.npz" for T, s in group for b in range(n_batches)]
+        iso_targets = [f"results/md/T{T}/s{s}/iso_b{b}.npz" for T, s in group for b in replica_batches(cfg, T, s)]
         rows = [("replica group", f"{len(iso_targets)} isoconfigurational jobs, T={T0}", iso_targets)]
         model_dir = work / f"results/models/{model}/{trainset}"
         rows.append(("train", f"{model} {trainset}", [f"results/models/{model}/{trainset}/model.pt"]))

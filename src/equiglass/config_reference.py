@@ -135,6 +135,8 @@ SPECIAL = {
     "experiments.interpret.model_set": lambda cfg: list(cfg["temperatures"]),
     "training.sets": lambda cfg: [[t] for t in cfg["temperatures"]],
     "training.models": lambda cfg: cfg["training"]["models"][:-1],
+    "split.test_only": lambda cfg: [cfg["temperatures"][-1]],
+    "isoconfigurational.test_replicas": lambda cfg: 2 * cfg["isoconfigurational"]["replicas"],
 }
 
 

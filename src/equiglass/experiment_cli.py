@@ -11,7 +11,7 @@ from .cli_args import settings as _settings
 def cmd_generalization(a: argparse.Namespace) -> None:
     from .steps.experiments import step_generalization
 
-    step_generalization(a.evaluations, a.output, a.figures[0], a.figures[1], a.caption)
+    step_generalization(a.evaluations, a.output, a.figures[0], a.figures[1], a.caption, a.seed, a.replicates)
 
 
 def cmd_transfer(a: argparse.Namespace) -> None:
@@ -59,6 +59,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--output", required=True, help="JSON (a CSV is written next to it)")
     s.add_argument("--figures", nargs=2, required=True, metavar=("MATRIX_PNG", "CURVES_PNG"))
     s.add_argument("--caption", default="")
+    s.add_argument("--seed", type=int, default=0, help="bootstrap seed of the paired intervals (seeds.split)")
+    s.add_argument("--replicates", nargs="*", default=[],
+                   help="evaluations of the training seeds r >= 1 (results/eval/*/*/seed*.json)")
     s.set_defaults(func=cmd_generalization)
 
     s = esub.add_parser("transfer", help="frozen-backbone / fine-tune / scratch / ridge vs number of configurations")

@@ -22,6 +22,16 @@ KA_REFERENCE: dict[float, tuple] = {
     0.5: (-6.90, 0.015, 3.82, 0.10, 85.0, 3.0),
 }
 
+# Measured with this pipeline (not an independent check, so not in KA_REFERENCE): T -> (U/N, err, P,
+# err, tau_alpha, err) as KA_REFERENCE; N = 1000, LAMMPS, shifted potential, Nose-Hoover NVT, 2026-12-06,
+# commit f1683c6. T = 0.56: 6 configurations (2 melt-quench chains, 57 tau_alpha of NVT after the quench,
+# then samples 19 tau_alpha apart; every ageing check passed), U/N and P averaged over the second half of
+# each run; tau_alpha where the mean F_s(q = 7.25, t) of A over the 6 configurations x 8 NVE replicas
+# crosses 1/e. Errors: standard errors over the 6 configurations (per-configuration tau_alpha 20 to 45).
+PIPELINE_MEASUREMENTS: dict[float, tuple] = {
+    0.56: (-6.7828, 0.0013, 4.621, 0.006, 27.1, 3.8),
+}
+
 # Tolerances: agreement when |ours − ref| ≤ n_sigma · √(σ_ours² + σ_ref²) + floor.
 # The floors cover finite-size and thermostat differences and the two-sample reference errors;
 # τ_α's floor is relative (10 %).

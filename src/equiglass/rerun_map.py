@@ -28,7 +28,7 @@ from .config import samples_at, set_name, temperature_key
 
 # the configuration keys that decide the samples (SAMPLES), and their split (SPLITS, ids, pair paths)
 POOL_KEYS = ("temperatures", "samples", "samples_by_temperature", "data.source", "data.path")
-SAMPLE_KEYS = (*POOL_KEYS, "split.validation", "split.test", "seeds.split")
+SAMPLE_KEYS = (*POOL_KEYS, "split.validation", "split.test", "split.test_only", "seeds.split")
 ABLATION_SET_KEYS = ("ablations.train_set", "training.sets")
 ABLATION_TRAIN_KEYS = (*SAMPLE_KEYS, *ABLATION_SET_KEYS, "ablations.n_train", "ablations.learning_curve")
 TRAINED = ("training.models", "training.sets", "training.model_sets")
@@ -42,7 +42,8 @@ STUDY_KEYS = ("ablations.enabled", "ablations.lmax", "ablations.depth", "ablatio
 # they read ("S.<builder>": the keys that builder reads). Keep in step with the helpers.
 WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "what_was_run": ("preset", "data.source", "data.path", "inputs.positions", "temperatures", "samples",
-                     "samples_by_temperature", "system.n_particles", "isoconfigurational.replicas"),
+                     "samples_by_temperature", "system.n_particles", "isoconfigurational.replicas",
+                     "isoconfigurational.test_replicas", "split.test_only"),
     "TEMPS": ("temperatures",),
     "SETS": ("training.sets",),
     "SPLITS": SAMPLE_KEYS,
@@ -57,7 +58,7 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "ABL_STUDIES": STUDY_KEYS,
     "STUDY_OF": STUDY_KEYS,
     "TRANSFER_TARGET": ("experiments.transfer.target", "experiments.transfer.source", "training.sets",
-                        "temperatures"),
+                        "temperatures", "split.test_only"),
     "INTERPRET_T": ("experiments.interpret.temperature", "temperatures"),
     "comparison_plan": (*REPLICATED, "seeds.split", "ablations.enabled", "ablations.lmax", "ablations.train_set",
                         "models.se3gnn.l_max", "data.source", "data.predictions"),
@@ -89,7 +90,9 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "ablation_inputs": STUDY_KEYS,
     "ablation_train_part": ABLATION_TRAIN_KEYS,
     "comparison_inputs": (*REPLICATED, "ablations.enabled", "ablations.lmax"),
-    "iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job"),
+    "base_iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job"),
+    "iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job",
+                    "isoconfigurational.test_replicas", *SAMPLE_KEYS),
     "model_input_configuration": ("inputs.positions",),
     "previous_sample": ("equilibration.chains",),
 }
@@ -198,7 +201,7 @@ def _ablation_train(cfg: dict[str, Any]) -> Any:
 BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "equilibrate": lambda c: [S.equilibrate(c, T, s) for T in _temps(c) for s in _samples(c, T)],
     "isoconfigurational": lambda c: [S.isoconfigurational(c, T, s, b) for T in _temps(c) for s in _samples(c, T)
-                                     for b in S.replica_batches(c)],
+                                     for b in S.replica_batches(c, T, s)],
     "long_nve": lambda c: [S.long_nve(c, T, s) for T in _temps(c) for s in _samples(c, T)],
     "dynamics": lambda c: [S.dynamics(c, T) for T in _temps(c)],
     "propensity": lambda c: [S.propensity(c, T) for T in _temps(c)],

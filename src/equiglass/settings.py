@@ -100,19 +100,45 @@ def previous_sample(cfg: dict[str, Any], s: str) -> str | None:
     return f"{int(s) - chains:03d}" if int(s) >= chains else None
 
 
-def replica_batches(cfg: dict[str, Any]) -> list[str]:
-    """Names of the replica batches (``iso_b{b}``) of every configuration."""
+def replicas_at(cfg: dict[str, Any], T: str, s: str) -> int:
+    """Replicas of configuration ``s`` at ``T``: ``test_replicas`` for a test configuration (when
+    set), else ``replicas``."""
+    from .split import split_at
+
     iso = cfg["isoconfigurational"]
-    return [f"{b:02d}" for b in range(-(-iso["replicas"] // iso["replicas_per_job"]))]
+    if iso.get("test_replicas") and int(s) in split_at(cfg, T)["test"]:
+        return int(iso["test_replicas"])
+    return int(iso["replicas"])
+
+
+def _batch_ranges(cfg: dict[str, Any], n_replicas: int) -> list[range]:
+    """Replica indices of each batch: ``replicas`` in batches of ``replicas_per_job``, then the
+    replicas beyond ``replicas`` (test configurations) in further batches of that size, so the
+    first batches do not depend on ``n_replicas``."""
+    iso = cfg["isoconfigurational"]
+    per, base = iso["replicas_per_job"], iso["replicas"]
+    out = [range(a, min(a + per, base)) for a in range(0, base, per)]
+    return out + [range(a, min(a + per, n_replicas)) for a in range(base, n_replicas, per)]
+
+
+def replica_batches(cfg: dict[str, Any], T: str, s: str, base_only: bool = False) -> list[str]:
+    """Names of the replica batches (``iso_b{b}``) of configuration ``s`` at ``T``; ``base_only``:
+    those of the first ``replicas`` (what every configuration has: the dynamics read these)."""
+    n = int(cfg["isoconfigurational"]["replicas"]) if base_only else replicas_at(cfg, T, s)
+    return [f"{b:02d}" for b in range(len(_batch_ranges(cfg, n)))]
 
 
 def isoconfigurational(cfg: dict[str, Any], T: str, s: str, b: str) -> dict[str, Any]:
-    """Replica batch ``b`` of configuration ``s`` at ``T``."""
+    """Replica batch ``b`` of configuration ``s`` at ``T`` (its settings do not depend on how many
+    batches the configuration has)."""
     iso = cfg["isoconfigurational"]
-    per, k = iso["replicas_per_job"], int(b)
+    k = int(b)
+    ranges = _batch_ranges(cfg, replicas_at(cfg, T, s))
+    if k >= len(ranges):
+        raise KeyError(f"configuration {s} at T={T} has {len(ranges)} replica batches, not batch {b}")
     return {
         "temperature": float(T), "sample": int(s), "batch": k,
-        "replicas": list(range(k * per, min((k + 1) * per, iso["replicas"]))),
+        "replicas": list(ranges[k]),
         "seed": derive_seed(cfg["seeds"]["replicas"], "iso", T, s), "tau_alpha_estimate": _tau(cfg, T),
         "md": cfg["md"],
         "isoconfigurational": {key: iso[key] for key in ("duration_tau_alpha", "points_per_decade")},

@@ -24,11 +24,12 @@ from equiglass.config import (
     samples_at,
     set_name,
     temperature_key,
+    test_only_keys,
 )
 from equiglass.models import registry
 from equiglass.published_models import PUBLISHED
 import equiglass.plan as P
-from equiglass.split import split_samples
+from equiglass.split import split_at, split_samples
 
 try:
     _checked = check_config(
@@ -44,7 +45,9 @@ config.update(
 TEMPS = [temperature_key(t) for t in config["temperatures"]]
 SOURCE = config["data"]["source"]
 ISO = config["isoconfigurational"]
-BATCHES = S.replica_batches(config)
+TEST_ONLY = test_only_keys(
+    config
+)  # temperatures whose configurations are all test configurations
 MODELS = list(config["training"]["models"])
 SETS = {
     set_name(s): [temperature_key(t) for t in s] for s in config["training"]["sets"]
@@ -98,6 +101,10 @@ def _imported_samples():
     for T in TEMPS:
         train_part = found[T]["train"][: samples_at(config, T)]
         test_part = found[T]["test"][: SPLIT["test"]]
+        if T in TEST_ONLY and test_part:  # its test folder only
+            files[T] = test_part
+            splits[T] = split_samples(len(test_part), 0, 0, 0, T, test_only=True)
+            continue
         if (
             not test_part
         ):  # no test folder (Bapst): hold configurations out with the seeded split
@@ -107,6 +114,7 @@ def _imported_samples():
                 SPLIT["test"],
                 config["seeds"]["split"],
                 T,
+                test_only=T in TEST_ONLY,
             )
             files[T], splits[T] = train_part, sp
             continue
@@ -128,16 +136,7 @@ def _imported_samples():
 if SOURCE == "simulate":
     IMPORT_FILES, FETCH_TEMPS = {}, []
     SAMPLES = {T: [f"{i:03d}" for i in range(samples_at(config, T))] for T in TEMPS}
-    SPLITS = {
-        T: split_samples(
-            samples_at(config, T),
-            SPLIT["validation"],
-            SPLIT["test"],
-            config["seeds"]["split"],
-            T,
-        )
-        for T in TEMPS
-    }
+    SPLITS = {T: split_at(config, T) for T in TEMPS}
 else:
     IMPORT_FILES, SPLITS, FETCH_TEMPS = _imported_samples()
     SAMPLES = {T: [f"{i:03d}" for i in range(len(IMPORT_FILES[T]))] for T in TEMPS}
@@ -160,7 +159,10 @@ if EXP["enabled"]:
         TRANSFER_TARGET = (
             temperature_key(EXP["transfer"]["target"])
             if EXP["transfer"]["target"] is not None
-            else max(TEMPS, key=lambda T: abs(float(T) - _src_t))
+            else max(
+                (T for T in TEMPS if T not in TEST_ONLY),
+                key=lambda T: abs(float(T) - _src_t),
+            )
         )
     INTERPRET_SET = (
         set_name(EXP["interpret"]["model_set"])

@@ -6,7 +6,8 @@ if EXP["enabled"]:
 
     rule generalization:
         input:
-            EVAL_FILES,
+            evals=EVAL_FILES,
+            seeds=SEED_EVAL_FILES,
         output:
             json="results/experiments/generalization.json",
             csv="results/experiments/generalization.csv",
@@ -30,9 +31,11 @@ if EXP["enabled"]:
             **light_resources(),
         params:
             caption=what_was_run(),
+            seed=config["seeds"]["split"],
         shell:
-            "python -m equiglass experiment generalization {input} --output {output.json} "
-            "--figures {output.matrix} {output.curves} --caption {params.caption:q} 2> {log}"
+            "python -m equiglass experiment generalization {input.evals} --replicates {input.seeds} "
+            "--output {output.json} --figures {output.matrix} {output.curves} --caption {params.caption:q} "
+            "--seed {params.seed} 2> {log}"
 
     rule transfer:
         input:

@@ -35,6 +35,7 @@ rule split:
             {
                 "by_temperature": json.loads(params.splits),
                 "unit": "sample indices (configurations), never particles",
+                "test_only": TEST_ONLY,
                 "seed": params.seed,
             },
         )

@@ -59,9 +59,11 @@ rule isoconfigurational:
         "--output {output} {params.trajectory} --workers {resources.workers} 2> {log}"
 
 
+# tau_alpha and the target times from the first `replicas` replicas of every configuration (the
+# extra replicas of test configurations, test_replicas, sharpen only their labels)
 rule dynamics:
     input:
-        lambda w: [f for s in SAMPLES[w.T] for f in iso_batches(w.T, s)],
+        lambda w: [f for s in SAMPLES[w.T] for f in base_iso_batches(w.T, s)],
     output:
         json="results/dynamics/T{T}.json",
         npz="results/dynamics/T{T}.npz",

@@ -21,7 +21,17 @@ def equilibrated(T, s):
 
 
 def iso_batches(T, s):
-    return [f"{md_dir(T, s)}/iso_b{b}.npz" for b in BATCHES]
+    """Replica batch files of sample s at T (test configurations: test_replicas)."""
+    return [f"{md_dir(T, s)}/iso_b{b}.npz" for b in S.replica_batches(config, T, s)]
+
+
+def base_iso_batches(T, s):
+    """The batch files of the first `replicas` replicas of sample s at T (every configuration
+    has them; test configurations may have more)."""
+    return [
+        f"{md_dir(T, s)}/iso_b{b}.npz"
+        for b in S.replica_batches(config, T, s, base_only=True)
+    ]
 
 
 def imported_file(T, s):
@@ -119,9 +129,13 @@ def what_was_run():
             f"preset {config['preset']}: {SOURCE} data ({config['inputs']['positions']} positions), "
             f"T={', '.join(TEMPS)}, {n} configurations"
         )
+    reps = f"{ISO['replicas']} replicas"
+    if ISO["test_replicas"] and ISO["test_replicas"] != ISO["replicas"]:
+        reps += f" ({ISO['test_replicas']} on test configurations)"
+    held_out = f", test only at T={', '.join(TEST_ONLY)}" if TEST_ONLY else ""
     return (
         f"preset {config['preset']}: N={config['system']['n_particles']}, T={', '.join(TEMPS)}, "
-        f"{config['samples']} configurations per T, {ISO['replicas']} replicas"
+        f"{config['samples']} configurations per T, {reps}{held_out}"
     )
 
 

@@ -16,22 +16,32 @@ from ..figures.experiments import fig_generalization, fig_interpretability, fig_
 from ..files import read_json, save_npz, write_csv, write_json
 from ..metrics import tau_alpha_index
 from ..provenance import provenance
+from .directions import direction, direction_deltas
 
 
 # --------------------------------------------------------------------- generalization
 def step_generalization(evaluation_jsons: list[str], output_json: str | Path, fig_matrix: str | Path,
-                        fig_curves: str | Path, caption: str = "") -> dict[str, Any]:
-    """ρ matrix (model/training set × test T) and ρ vs test T curves at ≈ τ_α, species A."""
-    res = ex.generalization([read_json(f) for f in evaluation_jsons])
+                        fig_curves: str | Path, caption: str = "", seed: int = 0,
+                        replicate_jsons: list[str] = ()) -> dict[str, Any]:
+    """ρ matrix (model/training set × test T) and ρ vs test T curves at ≈ τ_α, species A; each test
+    T marked seen, colder or hotter than training; Δρ(SE(3) − family) paired over the test
+    configurations (``deltas``: :func:`equiglass.steps.directions.direction_deltas`, bootstrap ``seed``;
+    ``replicate_jsons``: the evaluations of the training seeds r ≥ 1, resampled with the configurations)."""
+    evaluations = [read_json(f) for f in evaluation_jsons]
+    replicates = [read_json(f) for f in replicate_jsons]
+    res = ex.generalization(evaluations)
+    for r in res["rows"]:
+        r["direction"] = direction(r["test_T"], r["train_temperatures"])
     k = tau_alpha_index(res["labels"])
     flat = []
     for r in res["rows"]:
         for j, lab in enumerate(res["labels"]):
             flat.append({"model": r["model"], "train_set": r["train_set"], "test_T": r["test_T"],
                          "species": r["species"], "timescale": lab, "rho": r["rho"][j], "rho_sem": r["rho_sem"][j],
-                         "unseen_temperature": r["unseen"]})
+                         "unseen_temperature": r["unseen"], "direction": r["direction"]})
     write_csv(Path(output_json).with_suffix(".csv"), flat)
-    write_json(output_json, {**res, "tau_alpha_index": k, "provenance": provenance("generalization", {})})
+    write_json(output_json, {**res, "tau_alpha_index": k, "deltas": direction_deltas(evaluations, seed, replicates=replicates),
+                             "provenance": provenance("generalization", {"seed": seed})})
     fig_generalization(output_json, fig_matrix, fig_curves, caption)
     return res
 

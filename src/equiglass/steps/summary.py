@@ -19,6 +19,7 @@ from .convergence import (
     qualify,
     training_status,
 )
+from .directions import cold_section
 from .report_text import ci as _ci
 from .report_text import fmt as _f
 from .report_text import num as _num
@@ -401,8 +402,10 @@ def _experiment_sections(generalization_json: Any, transfer_json: Any, interpret
                   "| model | train set | test T | seen in training | ρ ± sem |", "|---|---|---|---|---|"]
         for r in sorted(g["rows"], key=lambda r: (r["model"], r["train_set"], r["test_T"])):
             if r["species"] == "A":
-                lines.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {'no' if r['unseen'] else 'yes'} "
+                seen = f"no ({r['direction']})" if r["unseen"] and "direction" in r else "no" if r["unseen"] else "yes"
+                lines.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {seen} "
                              f"| {_f(float_array(r['rho'])[k])} ± {_f(float_array(r['rho_sem'])[k])} |")
+        lines += cold_section(g)
     if transfer_json and Path(transfer_json).exists():
         t = read_json(transfer_json)
         k = t["tau_alpha_index"]
