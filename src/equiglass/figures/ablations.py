@@ -22,7 +22,11 @@ def _panels(res: dict[str, Any]) -> list[tuple[str, str | None]]:
     temps = res.get("temperatures") or []
     if len(temps) < 2 or not rows or "by_temperature" not in rows[0]:
         return [("", None)]
-    return [(f"T = {t} ({'unseen' if rows[0]['by_temperature'][t].get('unseen') else 'trained'})", t) for t in temps]
+    out = []
+    for t in temps:
+        side = "colder" if float(t) < float(temps[0]) else "hotter"
+        out.append((f"T = {t} ({f'unseen, {side}' if rows[0]['by_temperature'][t].get('unseen') else 'trained'})", t))
+    return out
 
 
 def fig_ablation(study_json: str | Path, output: str | Path, caption: str = "") -> None:
