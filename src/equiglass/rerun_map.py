@@ -38,7 +38,8 @@ STUDY_KEYS = ("ablations.enabled", "ablations.lmax", "ablations.depth", "ablatio
               "ablations.n_train", "models.se3gnn.l_max", "models.se3gnn.n_layers", "inputs.positions",
               "inputs.local_energy")
 # the evaluation files of the ablation variants' seeds (ablation_evals): theirs, or a main model's
-ABLATION_EVALS = (*STUDY_KEYS, *REPLICATED, *ABLATION_SET_KEYS, "ablations.seeds", "ablations.reuse_main_models")
+# (a reused main model: ablations.reuse_main_models, when its settings equal the variant's)
+ABLATION_EVALS = (*STUDY_KEYS, *TRAINED, *ABLATION_SET_KEYS, "ablations.seeds", "ablations.reuse_main_models")
 
 # workflow helpers (config.smk, paths.smk, targets.smk) that rules put into params -> the keys
 # they read ("S.<builder>": the keys that builder reads). Keep in step with the helpers.

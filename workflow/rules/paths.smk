@@ -148,16 +148,14 @@ def ablation_train_temps(key):
 
 def ablation_train_ids(key, T=None):
     """The first n training configurations at T (default ABL_T) an ablation variant trains on."""
-    T = T or ABL_T
     n = ABL_VARIANTS[key].n_train or ABL["n_train"]
-    return ids(T, "train")[:n] if n else ids(T, "train")
+    return ids(T or ABL_T, "train")[:n] if n else ids(T or ABL_T, "train")
 
 
 def ablation_train_part(key, T=None):
     """The dataset part an ablation trains on at T (its first n training configurations)."""
-    T = T or ABL_T
     n = len(ablation_train_ids(key, T))
-    return "train" if n == n_split(T, "train") else f"train-first{n}"
+    return "train" if n == n_split(T or ABL_T, "train") else f"train-first{n}"
 
 
 def ablation_model_dir(key, r=0):
@@ -197,5 +195,5 @@ def ablation_graph(key, T, s):
 
 def ablation_pairs(key, samples, T=None):
     """'graph:propensity' arguments of an ablation variant's samples at T (default ABL_T)."""
-    T = T or ABL_T
-    return [f"{ablation_graph(key, T, s)}:{propensity_file(T, s)}" for s in samples]
+    at = T or ABL_T
+    return [f"{ablation_graph(key, at, s)}:{propensity_file(at, s)}" for s in samples]
