@@ -46,7 +46,8 @@ def cost_to_resolve(rho_a: np.ndarray, rho_b: np.ndarray, target: float = TARGET
     (S_a, C) and (S_b, C): its variance split into a configuration part V_c/C (the spread of the
     paired seed-mean differences) and seed parts V_a/S_a + V_b/S_b (the spread of each seed's
     configuration mean), and what reaches ``target``: the test configurations at these seeds, or
-    the seeds per side at these configurations (inf: that alone cannot)."""
+    the seeds per side at these configurations (inf: that alone cannot; NaN: one seed on a side,
+    no seed variance measured)."""
     a, b = np.atleast_2d(rho_a), np.atleast_2d(rho_b)
     z = NormalDist().inv_cdf((1 + level) / 2)
     c = a.shape[1]
@@ -58,7 +59,9 @@ def cost_to_resolve(rho_a: np.ndarray, rho_b: np.ndarray, target: float = TARGET
     room = (target / z) ** 2
     if seeds < room:
         out["configurations"] = math.ceil(v_c / (room - seeds))
-    if v_c / c < room:
+    if min(len(a), len(b)) < 2:
+        out["seeds"] = float("nan")
+    elif v_c / c < room:
         out["seeds"] = max(len(a), len(b), math.ceil(sum(v_s) / (room - v_c / c)))
     return out
 
