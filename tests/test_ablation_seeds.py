@@ -215,7 +215,7 @@ def test_lever_data_and_config_errors():
     v = variants(cfg)
     assert v["lever-several_T"].train_set == (0.6, 0.7, 0.8) and v["lever-several_T"].n_train == 6
     assert v["lever-twice_data"].n_train == 16 and v["lever-twice_data"].train_set is None
-    assert "ablations" not in v["lever-several_T_temperature_input"].overlay
+    assert "ablations" not in v["lever-several_T_T_input"].overlay
     assert cfg["ablations"]["seeds"] == 3 and cfg["ablations"]["test_temperatures"] == "all"
     bad = {"ablations": {"test_temperatures": [0.45], "levers": {"x": {"ablations": {"epochs": 3, "train_set": [0.9]}}}}}
     with pytest.raises(ConfigError) as err:
