@@ -36,20 +36,26 @@ def _leaves(tree: dict, path: tuple = ()) -> list[tuple[tuple, object]]:
     return out
 
 
-def test_every_lever_reaches_the_training_it_names():
+@pytest.mark.parametrize("levers", ["levers", "cold-levers"])
+def test_every_lever_reaches_the_training_it_names(levers):
     """Each setting a lever names is what its training job receives: a lever setting
     training.weight_decay would be overridden by training.per_model.se3gnn (the first
-    no_weight_decay_dropout lever kept weight decay on that way)."""
+    no_weight_decay_dropout lever kept weight decay on that way); a lever's own data
+    (ablations.train_set, n_train) is its variant's."""
     from equiglass import settings
+    from equiglass.ablations import variants
 
-    cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / "levers.yaml")
+    cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / f"{levers}.yaml")
     reference = settings.ablation_train(cfg, "se3-reference", ["0.60"])
     for name, overlay in cfg["ablations"]["levers"].items():
         got = settings.ablation_train(cfg, f"lever-{name}", ["0.60"])
         assert got != reference, name
         for path, value in _leaves(overlay):
-            if path[0] == "training":
-                seen = got["training"][path[-1]]
+            if path[0] == "ablations":
+                v = variants(cfg)[f"lever-{name}"]
+                seen = {"train_set": list(v.train_set or []), "n_train": v.n_train}[path[-1]]
+            elif path[0] == "training":  # (temperature_input: an input of the model)
+                seen = {**got["training"], **got["inputs"]}[path[-1]]
             elif path[0] == "models":
                 seen = {**got["hparams"], **got["training"]}[path[-1]]
             else:

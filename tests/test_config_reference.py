@@ -60,7 +60,11 @@ def test_types_units_and_defaults(rows):
 
 def test_reruns_follow_the_rules(rows):
     assert {"equilibrate", "isoconfigurational", "inherent", "graphs", "train"} <= reruns(rows, "md.dt")
-    assert reruns(rows, "training.epochs") == {"train", "train_seed", "ablation_train"}
+    assert reruns(rows, "training.epochs") == {"train", "train_seed", "ablation_train", "ablation_train_seed"}
+    # ablation seeds add replicate jobs and re-run what reads them all; the test temperatures re-evaluate
+    assert reruns(rows, "ablations.seeds") == {"compare", "ablation_study"}
+    assert reruns(rows, "ablations.test_temperatures") == {"ablation_evaluate", "ablation_evaluate_seed",
+                                                           "ablation_study"}
     # more training seeds add replicate jobs (train_seed, evaluate_seed) and re-run what reads them all,
     # never the models already trained (replicate 0: same settings, same path)
     assert reruns(rows, "training.seeds") == {"table", "compare", "figure_rho", "generalization", "summary"}

@@ -466,3 +466,78 @@ def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path)
     for r in mine:
         w = ours[(float(r["test_T"]), r["timescale"])]
         assert (r["delta_rho"], r["ci_low"], r["ci_high"], r["seeds_a"]) == (w["delta_rho"], w["ci_low"], w["ci_high"], 2)
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        # l_max 0, 1, 3 x 3 seeds at the main scale; l_max = 2 is the main SE(3) model and its seeds (reused)
+        ("equivariance", {"ablation_train": 3, "ablation_train_seed": 6, "ablation_evaluate": 3,
+                          "ablation_evaluate_seed": 6, "ablation_study": 1, "train": 4, "train_seed": 6,
+                          "ablation_graphs": None}),
+        # reference + 7 levers x 3 seeds; inherent, cage and energy inputs of what they read
+        ("cold-levers", {"ablation_train": 8, "ablation_train_seed": 16, "ablation_evaluate": 8,
+                         "ablation_evaluate_seed": 16, "ablation_study": 1, "inherent": 28, "cage": 28,
+                         "ablation_graphs": 84}),
+    ],
+)
+def test_dry_run_of_study_overlays(tmp_path, overlay, expected):
+    work = copy_workflow(tmp_path)
+    res = snakemake(work, "--cores", "2", "--dry-run", "--quiet", "rules", "--configfile", "presets/study.yaml",
+                    f"presets/{overlay}.yaml", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = job_counts(res.stdout)
+    assert {k: counts.get(k) for k in expected} == expected
+
+
+@TINY
+def test_ablation_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path):
+    """ablations.seeds = 2 with every test temperature (an overlay on a copy of the finished tiny run, the
+    l_max study and a lever trained on both temperatures): replicate 0 of each variant is the run's own
+    model (not retrained), replicate 1 trains from its own seed into seed1/; the l_max study, the
+    comparisons (the control at every timescale and temperature, l_max = 0 − ridge) and summary.md's
+    control row are seed-aware."""
+    from equiglass.settings import replicate_seed
+
+    work = tmp_path / "abl"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    (work / "abl.yaml").write_text("ablations: {seeds: 2, depth: [], inputs: [], learning_curve: [], "
+                                   "test_temperatures: all, levers: {both_T: {ablations: {train_set: [0.8, 1.0]}}}}\n")
+    args = ["--cores", "2", "--configfile", "presets/tiny.yaml", "abl.yaml"]
+    plan = snakemake(work, *args, "--dry-run", "--quiet", "rules")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    # the lever once; replicate 1 of l_max = 0, the reference (l_max = 1) and the lever; replicate 0 re-evaluated
+    # at every temperature
+    assert (counts.get("ablation_train"), counts.get("ablation_train_seed")) == (1, 3), counts
+    assert (counts.get("ablation_evaluate"), counts.get("ablation_evaluate_seed")) == (3, 3), counts
+    assert not {"train", "evaluate", "train_seed", "transfer", "interpret"} & set(counts)
+    before = {p: p.read_bytes() for p in work.glob("results/ablations/models/*/model.pt")}
+    res = snakemake(work, *args, timeout=1800)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert all(p.read_bytes() == b for p, b in before.items())
+    for key in ("se3-lmax0", "se3-reference"):
+        first = json.loads((work / f"results/ablations/models/{key}/model.json").read_text())["info"]["training"]
+        second = json.loads((work / f"results/ablations/models/{key}/seed1/model.json").read_text())["info"]
+        assert second["training"]["seed"] == replicate_seed(first["seed"], 1) != first["seed"]
+        ev = json.loads((work / f"results/ablations/eval/{key}/seed1.json").read_text())
+        assert set(ev["results"]) == {"0.80", "1.00"}
+    lever = json.loads((work / "results/ablations/models/lever-both_T/model.json").read_text())
+    assert lever["info"]["temperatures"] == [0.8, 1.0]
+    lmax = json.loads((work / "results/ablations/ablation_lmax.json").read_text())
+    assert [(r["setting"], r["seeds"], list(r["by_temperature"])) for r in lmax["rows"]] == [
+        ("l_max = 0", 2, ["0.80", "1.00"]), ("l_max = 1", 2, ["0.80", "1.00"])]
+    comp = json.loads((work / "results/tables/comparisons.json").read_text())["rows"]
+    control = [r for r in comp if r["model_b"] == "se3gnn l_max = 0" and r["species"] == "A"]
+    assert {(r["test_T"], r["timescale"]) for r in control} == {(t, s) for t in (0.8, 1.0)
+                                                                for s in ("Fs=0.9", "Fs=0.5", "Fs=0.368")}
+    assert all((r["model_a"], r["seeds_a"], r["seeds_b"]) == ("se3gnn l_max = 1", 2, 2) for r in control)
+    ridge = [r for r in comp if r["model_a"] == "se3gnn l_max = 0" and r["model_b"] == "ridge@T0.80"]
+    assert ridge and all((r["seeds_a"], r["seeds_b"]) == (2, 1) for r in ridge)
+    summary = (work / "results/summary.md").read_text()
+    row = next(line for line in summary.splitlines() if line.startswith("| Control: equivariant messages")
+               and "at τ_α" in line)
+    assert "l_max = 1 − l_max = 0 at T = 0.80" in row and "(2 vs 2 seeds)" in row and "T = 1.00 (unseen hotter)" in row
+    assert "| Invariant messages (l_max = 0) already beat ridge on descriptors at τ_α |" in summary
+    assert "## Ablation lmax at every test temperature" in summary
+    assert "## Ablation levers at every test temperature" in summary and "| both_T | 1.00 (hotter) | 2 |" in summary

@@ -2,10 +2,11 @@
 the configuration (pure Python; the workflow plans them at parse time).
 
 Every variant trains at the ablation temperature (``ablations.train_set``, one temperature) on
-the first ``ablations.n_train`` training configurations (null: all) for ``ablations.epochs``
-epochs (null: ``training.epochs``), and is
-tested on that temperature's test configurations, so all variants of a study share one test set
-and are compared paired. Studies (``ablations.*`` in the configuration):
+the first ``ablations.n_train`` training configurations (null or ``all``: all) for
+``ablations.epochs`` epochs (null: ``training.epochs``), from ``ablations.seeds`` training seeds,
+and is tested on that temperature's test configurations (and on ``ablations.test_temperatures``),
+so all variants of a study share one test set and are compared paired. Studies
+(``ablations.*`` in the configuration):
 
 - ``lmax``: the SE(3) GNN with l_max = 0 (invariant messages only: the control that isolates
   what equivariance buys), 1, 2, 3 at near-equal parameter count (the channel count ``mul`` is
@@ -14,7 +15,9 @@ and are compared paired. Studies (``ablations.*`` in the configuration):
 - ``inputs``: thermal positions, inherent structures, cage states, thermal + local energy;
 - ``curve``: every model family on 1, 2, 4, … training configurations ("all" = the ablations'
   own number), the learning curves;
-- ``levers``: named overlays of SE(3) settings (the levers tried to improve it at τ_α).
+- ``levers``: named overlays of SE(3) settings (the levers tried to improve it at τ_α); a lever's
+  ``ablations: {train_set, n_train}`` trains it on other temperatures or another number of
+  configurations.
 
 Variants with identical settings are trained once (their key is the same).
 """
@@ -45,6 +48,7 @@ class Variant:
     overlay: dict[str, Any] = field(default_factory=dict)
     n_train: int | None = None
     match_parameters: bool = False
+    train_set: tuple[float, ...] | None = None  # training temperatures (None: the ablation temperature)
 
     def inputs_key(self) -> str:
         """The model-input variant (a key of INPUT_VARIANTS) this model reads."""
@@ -113,7 +117,48 @@ def studies(cfg: dict[str, Any]) -> dict[str, list[tuple[str, Variant]]]:
         out["curve"] = rows
     if ab["levers"]:
         out["levers"] = [("reference", _se3(key_of({}), {}))] + [
-            (name, _se3(f"lever-{name}", overlay)) for name, overlay in ab["levers"].items()]
+            (name, _lever(name, overlay)) for name, overlay in ab["levers"].items()]
+    return out
+
+
+def _lever(name: str, overlay: dict[str, Any]) -> Variant:
+    """A lever: an SE(3) overlay; its ``ablations`` section (train_set, n_train) says what data it trains on."""
+    over = {k: v for k, v in overlay.items() if k != "ablations"}
+    data = overlay.get("ablations") or {}
+    n = data.get("n_train")
+    train_set = data.get("train_set")
+    return Variant(f"lever-{name}", "se3gnn", over, None if n in (None, "all") else int(n),
+                   train_set=tuple(sorted(float(t) for t in train_set)) if train_set else None)
+
+
+LEVER_DATA_KEYS = ("train_set", "n_train")
+
+
+def problems(cfg: dict[str, Any]) -> list[str]:
+    """Contradictions in ``ablations`` (for :func:`equiglass.config.cross_check`)."""
+    ab = cfg["ablations"]
+    if not ab.get("enabled"):
+        return []
+    out = []
+    simulated = {f"{float(t):.2f}" for t in cfg["temperatures"]}
+    for where, temps in [("ablations.train_set", ab.get("train_set") or []),
+                         ("ablations.test_temperatures", ab["test_temperatures"]
+                          if isinstance(ab["test_temperatures"], list) else [])]:
+        missing = [t for t in temps if f"{float(t):.2f}" not in simulated]
+        if missing:
+            out.append(f"{where}: temperatures {missing} are not simulated (temperatures: {cfg['temperatures']})")
+    for name, overlay in (ab.get("levers") or {}).items():
+        data = overlay.get("ablations") or {}
+        extra = sorted(set(data) - set(LEVER_DATA_KEYS))
+        if extra:
+            out.append(f"ablations.levers.{name}.ablations: {extra} cannot change per lever (only "
+                       f"{', '.join(LEVER_DATA_KEYS)})")
+        missing = [t for t in data.get("train_set") or [] if f"{float(t):.2f}" not in simulated]
+        if missing:
+            out.append(f"ablations.levers.{name}.ablations.train_set: temperatures {missing} are not simulated")
+        n = data.get("n_train")
+        if n is not None and n != "all" and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            out.append(f"ablations.levers.{name}.ablations.n_train = {n!r}: a number of configurations or all")
     return out
 
 
@@ -146,4 +191,5 @@ def variants(cfg: dict[str, Any]) -> dict[str, Variant]:
     return out
 
 
-__all__ = ["INPUT_VARIANTS", "Variant", "configured", "studies", "tau_alpha_label", "variants"]
+__all__ = ["INPUT_VARIANTS", "LEVER_DATA_KEYS", "Variant", "configured", "problems", "studies", "tau_alpha_label",
+           "variants"]

@@ -336,6 +336,9 @@ def cross_check(cfg: dict[str, Any], source: str = "config") -> None:
     if (data.get("fetch") or {}).get("url") and data.get("source") != "glassbench":
         problems.append(f"data.fetch.url downloads GlassBench only, but data.source = {data.get('source')}: "
                         "set data.source: glassbench or data.fetch.url: null")
+    from .ablations import problems as ablation_problems
+
+    problems += ablation_problems(cfg)
     if problems:
         raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -345,5 +348,7 @@ def check_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     cfg = validate_schema(cfg, source)
     held_out = test_only_keys(cfg)  # the default training set: every temperature that is not test-only
     cfg["training"].setdefault("sets", [[t for t in cfg["temperatures"] if temperature_key(t) not in held_out]])
+    if cfg["ablations"]["n_train"] == "all":  # the same as null: every training configuration
+        cfg["ablations"]["n_train"] = None
     cross_check(cfg, source)
     return cfg

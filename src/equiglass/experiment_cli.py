@@ -40,7 +40,8 @@ def cmd_summary(a: argparse.Namespace) -> None:
 def cmd_ablation(a: argparse.Namespace) -> None:
     from .steps.ablations import step_ablation
 
-    step_ablation(a.study, a.evaluations, _settings(a.labels)["labels"], a.output, a.figure, a.caption)
+    plan = _settings(a.labels)
+    step_ablation(a.study, a.evaluations, plan["labels"], a.output, a.figure, a.caption, plan)
 
 
 def cmd_compare(a: argparse.Namespace) -> None:
@@ -88,8 +89,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     s = esub.add_parser("ablation", help="one ablation study or the learning curves from its evaluation files")
     s.add_argument("study", choices=["lmax", "depth", "inputs", "curve", "levers"])
-    s.add_argument("evaluations", nargs="+", help="results/ablations/eval/<key>.json, in the order of --labels")
-    s.add_argument("--labels", required=True, help='JSON {"labels": [...]}: the setting of each evaluation')
+    s.add_argument("evaluations", nargs="+", help="results/ablations/eval/<key>.json, in the order of --labels "
+                   "(then the other seeds' evaluations, named in --labels' replicates)")
+    s.add_argument("--labels", required=True, help='JSON {"labels": [...]}: the setting of each evaluation; '
+                   'optional "replicates" {index: [seed evaluations]}, "temperatures" [test T keys, the training '
+                   'one first], "keys" [variant keys]')
     s.add_argument("--output", required=True, help="JSON (a CSV is written next to it)")
     s.add_argument("--figure", required=True, help="figure PNG")
     s.add_argument("--caption", default="")

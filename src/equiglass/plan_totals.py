@@ -97,7 +97,7 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
         elif rule == "interpret":
             longest = interpret_seconds(cfg) / 60
             kinds = [(1.0, longest, int(train_uses_gpu(cfg, "se3gnn", gpus)))]
-        elif rule in ("ablation_train", "ablation_evaluate"):
+        elif rule in ("ablation_train", "ablation_evaluate", "ablation_train_seed", "ablation_evaluate_seed"):
             kinds = ablation_kinds(cfg, rule, gpus)
             longest = max(k[1] for k in kinds)
         else:
@@ -114,25 +114,35 @@ def plan(cfg: dict[str, Any], counts: dict[str, int], n_train_graphs: dict[str, 
 
 
 def ablation_kinds(cfg: dict[str, Any], rule: str, gpus: bool) -> list[tuple[float, float, int]]:
-    """(share, minutes, GPUs) of each ablation model's training or evaluation job: its variant's
-    resolved settings (epochs, family, models per job) and training configurations."""
+    """(share, minutes, GPUs) of each ablation model's training or evaluation job (``*_seed``: its
+    replicates r >= 1): its variant's resolved settings (epochs, family, models per job), training
+    configurations and temperatures, and test temperatures; variants that are main models
+    (ablations.reuse_main_models) have no jobs."""
     from .ablations import variants
-    from .settings import ablation_train
+    from .settings import ablation_reuses, ablation_seeds, ablation_train
 
     ab, sp = cfg["ablations"], cfg["split"]
-    t = ab["train_set"][0] if ab["train_set"] else next(s[0] for s in cfg["training"]["sets"] if len(s) == 1)
-    n_all = samples_at(cfg, t) - sp["validation"] - sp["test"]
+    t = temperature_key(ab["train_set"][0] if ab["train_set"]
+                        else next(s[0] for s in cfg["training"]["sets"] if len(s) == 1))
+    tests = ab["test_temperatures"]
+    n_test_t = len(cfg["temperatures"]) if tests == "all" else 1 if tests == "train" else \
+        len({t} | {temperature_key(x) for x in tests})
     rows = []
-    models = variants(cfg)
-    for key, v in models.items():
-        if rule == "ablation_train":
-            n = min(v.n_train or ab["n_train"] or n_all, n_all)
-            training = ablation_train(cfg, key, [temperature_key(t)])["training"]
-            mins = train_seconds(cfg, n, sp["validation"], v.family, training=training) / 60
+    for key, v in variants(cfg).items():
+        jobs = (ablation_seeds(cfg, key) - 1) if rule.endswith("_seed") else 1
+        if not jobs or ablation_reuses(cfg, key, t):
+            continue
+        if rule.startswith("ablation_train"):
+            temps = [temperature_key(x) for x in v.train_set] if v.train_set else [t]
+            n_all = {T: samples_at(cfg, T) - sp["validation"] - sp["test"] for T in temps}
+            n = sum(min(v.n_train or ab["n_train"] or n_all[T], n_all[T]) for T in temps)
+            training = ablation_train(cfg, key, temps)["training"]
+            mins = train_seconds(cfg, n, sp["validation"] * len(temps), v.family, training=training) / 60
         else:
-            mins = infer_seconds(cfg, sp["test"], v.family) / 60
-        rows.append((1 / len(models), mins, int(train_uses_gpu(cfg, v.family, gpus))))
-    return rows
+            mins = infer_seconds(cfg, sp["test"] * n_test_t, v.family) / 60
+        rows.append((jobs, mins, int(train_uses_gpu(cfg, v.family, gpus))))
+    total = sum(r[0] for r in rows)
+    return [(jobs / total, mins, g) for jobs, mins, g in rows] or [(1.0, 0.0, 0)]
 
 
 def format_plan(rows: list[dict[str, Any]]) -> str:

@@ -30,13 +30,16 @@ from .config import samples_at, set_name, temperature_key
 POOL_KEYS = ("temperatures", "samples", "samples_by_temperature", "data.source", "data.path")
 SAMPLE_KEYS = (*POOL_KEYS, "split.validation", "split.test", "split.test_only", "seeds.split")
 ABLATION_SET_KEYS = ("ablations.train_set", "training.sets")
-ABLATION_TRAIN_KEYS = (*SAMPLE_KEYS, *ABLATION_SET_KEYS, "ablations.n_train", "ablations.learning_curve")
+ABLATION_TRAIN_KEYS = (*SAMPLE_KEYS, *ABLATION_SET_KEYS, "ablations.n_train", "ablations.learning_curve", "ablations.levers")
 TRAINED = ("training.models", "training.sets", "training.model_sets")
 REPLICATED = (*TRAINED, "training.seeds", "training.per_model")  # the seed replicates (SEED_JOBS)
 STUDY_KEYS = ("ablations.enabled", "ablations.lmax", "ablations.depth", "ablations.inputs",
               "ablations.learning_curve", "ablations.learning_curve_models", "ablations.levers",
               "ablations.n_train", "models.se3gnn.l_max", "models.se3gnn.n_layers", "inputs.positions",
               "inputs.local_energy")
+# the evaluation files of the ablation variants' seeds (ablation_evals): theirs, or a main model's
+# (a reused main model: ablations.reuse_main_models, when its settings equal the variant's)
+ABLATION_EVALS = (*STUDY_KEYS, *TRAINED, *ABLATION_SET_KEYS, "ablations.seeds", "ablations.reuse_main_models")
 
 # workflow helpers (config.smk, paths.smk, targets.smk) that rules put into params -> the keys
 # they read ("S.<builder>": the keys that builder reads). Keep in step with the helpers.
@@ -53,6 +56,10 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "interpret_ids": (*SAMPLE_KEYS, "experiments.interpret.n_configs"),
     "ablation_pairs": (*ABLATION_TRAIN_KEYS, "inputs.positions", "inputs.local_energy", "ablations.inputs"),
     "ablation_train_ids": ABLATION_TRAIN_KEYS,
+    "ablation_train_temps": (*ABLATION_SET_KEYS, "ablations.levers"),
+    "ABL_TEST_T": (*ABLATION_SET_KEYS, "ablations.test_temperatures", "temperatures"),
+    "ablation_study_inputs": ABLATION_EVALS,
+    "ablation_study_plan": (*ABLATION_EVALS, "ablations.test_temperatures", "temperatures"),
     "ablation_graph_settings": ("S.graphs", "ablations.inputs"),
     "ABL_T": ABLATION_SET_KEYS,
     "ABL_STUDIES": STUDY_KEYS,
@@ -60,8 +67,8 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "TRANSFER_TARGET": ("experiments.transfer.target", "experiments.transfer.source", "training.sets",
                         "temperatures", "split.test_only"),
     "INTERPRET_T": ("experiments.interpret.temperature", "temperatures"),
-    "comparison_plan": (*REPLICATED, "seeds.split", "ablations.enabled", "ablations.lmax", "ablations.train_set",
-                        "models.se3gnn.l_max", "data.source", "data.predictions"),
+    "comparison_plan": (*REPLICATED, *ABLATION_EVALS, "seeds.split", "ablations.n_train", "ablations.epochs",
+                        "data.source", "data.predictions"),
     "FETCH": ("data.fetch.url", "data.fetch.md5", "data.fetch.size", "data.fetch.member"),
     "ONLINE": ("data.fetch.url",),
     "PUBLISHED_KEYS": ("data.source", "data.predictions"),
@@ -89,7 +96,7 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
     "ablation_figures": STUDY_KEYS,
     "ablation_inputs": STUDY_KEYS,
     "ablation_train_part": ABLATION_TRAIN_KEYS,
-    "comparison_inputs": (*REPLICATED, "ablations.enabled", "ablations.lmax"),
+    "comparison_inputs": (*REPLICATED, *ABLATION_EVALS, "ablations.n_train", "ablations.epochs"),
     "base_iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job"),
     "iso_batches": ("isoconfigurational.replicas", "isoconfigurational.replicas_per_job",
                     "isoconfigurational.test_replicas", *SAMPLE_KEYS),
@@ -98,7 +105,7 @@ WORKFLOW_READS: dict[str, tuple[str, ...]] = {
 }
 # names defined in the workflow that read no configuration (paths, the settings module)
 READS_NOTHING = {"S", "MAIN_INPUTS", "ENVS", "POSITION_FILES", "variant_graph", "graph_file", "propensity_file",
-                 "md_dir", "dataset", "equilibrated", "pair_inputs", "replicate", "model_dir"}
+                 "md_dir", "dataset", "equilibrated", "pair_inputs", "replicate", "model_dir", "ablation_model_dir"}
 
 
 # --------------------------------------------------------------------------- the rule files
@@ -194,7 +201,8 @@ def _ablation_train(cfg: dict[str, Any]) -> Any:
 
     ab = cfg["ablations"]
     t = ab["train_set"][0] if ab["train_set"] else next(s[0] for s in cfg["training"]["sets"] if len(s) == 1)
-    return {key: S.ablation_train(cfg, key, [temperature_key(t)]) for key in variants(cfg)}
+    return {key: S.ablation_train(cfg, key, [temperature_key(x) for x in v.train_set or [t]])
+            for key, v in variants(cfg).items()}
 
 
 # builder -> every value it gives for the wildcards of the jobs of a configuration

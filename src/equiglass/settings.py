@@ -240,8 +240,9 @@ def train(cfg: dict[str, Any], family: str, trainset: str, temperatures: list[st
     return out
 
 
-def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> dict[str, Any]:
-    """Training of ablation variant ``key`` (see :mod:`equiglass.ablations`) at ``temperatures``."""
+def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str], replicate: int = 0) -> dict[str, Any]:
+    """Training of ablation variant ``key`` (see :mod:`equiglass.ablations`) at ``temperatures``;
+    ``replicate`` r >= 1 (of ``ablations.seeds``): the same from :func:`replicate_seed`."""
     from . import ablations
 
     variant = ablations.variants(cfg)[key]
@@ -249,10 +250,42 @@ def ablation_train(cfg: dict[str, Any], key: str, temperatures: list[str]) -> di
     if cfg["ablations"]["epochs"]:  # the ablations' budget; a variant's own overlay may change it
         base = {**cfg, "training": {**cfg["training"], "epochs": cfg["ablations"]["epochs"]}}
     vcfg = ablations.configured(base, variant)
-    out = train(vcfg, variant.family, f"ablation {key}", temperatures)
+    out = train(vcfg, variant.family, f"ablation {key}", temperatures, replicate)
     if variant.match_parameters:  # the width (mul) is chosen in the job to match this model's parameters
         out["match_parameters"] = {"reference": cfg["models"][variant.family], "vary": "mul"}
     return out
+
+
+def ablation_seeds(cfg: dict[str, Any], key: str) -> int:
+    """Training replicates of ablation variant ``key``: ``ablations.seeds`` (closed-form families: 1)."""
+    from . import ablations
+    from .models import registry
+
+    return int(cfg["ablations"]["seeds"]) if registry.family(ablations.variants(cfg)[key].family).gradient else 1
+
+
+_LABELS = ("set_name", "seed", "replicate")  # what a model's settings may differ in and still be the same training
+
+
+def ablation_reuses(cfg: dict[str, Any], key: str, temperature: str) -> str | None:
+    """The main training set (e.g. ``T0.60``) whose model ablation variant ``key`` is, with
+    ``ablations.reuse_main_models``: the same family and settings (only seed and set label
+    differ), trained on every training configuration at ``temperature`` alone, a set that family
+    is trained on; else None."""
+    from . import ablations
+
+    ab = cfg["ablations"]
+    v = ablations.variants(cfg)[key]
+    if not ab["reuse_main_models"] or v.match_parameters or v.n_train or ab["n_train"] or v.train_set:
+        return None
+    trainset = set_name([float(temperature)])
+    tr = cfg["training"]
+    sets = [set_name(st) for st in tr["model_sets"].get(v.family, tr["sets"])]
+    if v.family not in tr["models"] or trainset not in sets:
+        return None
+    mine, main = ablation_train(cfg, key, [temperature]), train(cfg, v.family, trainset, [temperature])
+    same = {k: x for k, x in mine.items() if k not in _LABELS} == {k: x for k, x in main.items() if k not in _LABELS}
+    return trainset if same else None
 
 
 def evaluate(cfg: dict[str, Any], trainset: str) -> dict[str, Any]:
@@ -329,4 +362,5 @@ def for_step(cfg: dict[str, Any], step: str, wildcards: dict[str, str]) -> dict[
     return build(cfg, *[values[n] for n in names])
 
 
-__all__ = ["STEPS", "TrainSettings", "dumps", "for_step", "model_inputs", "n_seeds", "replicate_seed", "train"]
+__all__ = ["STEPS", "TrainSettings", "ablation_reuses", "ablation_seeds", "ablation_train", "dumps", "for_step",
+           "model_inputs", "n_seeds", "replicate_seed", "train"]

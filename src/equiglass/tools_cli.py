@@ -67,8 +67,8 @@ def cmd_plan(a: argparse.Namespace) -> None:
         print(f"measured seconds per particle-step: {rates}" if rates else describe_rates(cfg, gpus))
     rows = plan(cfg, counts, n_train, rates, gpus, n_test_graphs=len(cfg["temperatures"]) * sp["test"])
     print(format_plan(rows))
-    training = [r for r in rows if r["rule"] in ("train", "ablation_train")]
-    print(f"training only (train{', ablation_train' if len(training) > 1 else ''}): "
+    training = [r for r in rows if r["rule"] in ("train", "train_seed", "ablation_train", "ablation_train_seed")]
+    print(f"training only ({', '.join(r['rule'] for r in training)}): "
           f"{sum(r['gpu_hours'] for r in training):.1f} GPU-hours in {sum(r['jobs'] for r in training)} jobs")
 
 

@@ -158,20 +158,17 @@ def train_retries():
 
 def ablation_train_estimate(key):
     """Minutes of one ablation training job (its variant's resolved settings)."""
-    n_val = n_split(ABL_T, "validation")
-    training = S.ablation_train(config, key, [ABL_T])["training"]
+    temps = ablation_train_temps(key)
+    n_val = sum(n_split(T, "validation") for T in temps)
+    n_train = sum(len(ablation_train_ids(key, T)) for T in temps)
+    training = S.ablation_train(config, key, temps)["training"]
     family = ABL_VARIANTS[key].family
-    return (
-        P.train_seconds(
-            config, len(ablation_train_ids(key)), n_val, family, training=training
-        )
-        / 60.0
-    )
+    return P.train_seconds(config, n_train, n_val, family, training=training) / 60.0
 
 
 def ablation_train_retries():
     return segment_retries(
-        max((ablation_train_estimate(k) for k in ABL_VARIANTS), default=0.0)
+        max((ablation_train_estimate(k) for k in ABL_TRAINED), default=0.0)
     )
 
 

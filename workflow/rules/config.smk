@@ -187,6 +187,32 @@ if ABL["enabled"]:
     )
     ABL_STUDIES = A.studies(config)
     ABL_VARIANTS = A.variants(config)
+    _abl_test = ABL["test_temperatures"]
+    # where the variants are tested: the ablation temperature first (ablations.test_temperatures)
+    ABL_TEST_T = [ABL_T] + [
+        T
+        for T in (
+            TEMPS
+            if _abl_test == "all"
+            else [temperature_key(t) for t in _abl_test] if _abl_test != "train" else []
+        )
+        if T != ABL_T
+    ]
+    ABL_SEEDS = {k: S.ablation_seeds(config, k) for k in ABL_VARIANTS}
+    # variants that are a main model (ablations.reuse_main_models) -> its training set
+    ABL_MAIN = {
+        k: ts for k in ABL_VARIANTS if (ts := S.ablation_reuses(config, k, ABL_T))
+    }
+    _short = [
+        k for k in ABL_MAIN if S.n_seeds(config, ABL_VARIANTS[k].family) < ABL_SEEDS[k]
+    ]
+    if _short:
+        raise WorkflowError(
+            f"ablations.reuse_main_models: variants {_short} are main models with fewer training seeds "
+            f"than ablations.seeds ({ABL['seeds']}): raise training.seeds or set "
+            "ablations.reuse_main_models: false"
+        )
+    ABL_TRAINED = [k for k in ABL_VARIANTS if k not in ABL_MAIN]
     ABL_INPUTS = (
         "thermal"
         if config["inputs"]["positions"] == "thermal"

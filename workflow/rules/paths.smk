@@ -154,15 +154,39 @@ def transfer_pool():
     return ids(TRANSFER_TARGET, "train") + ids(TRANSFER_TARGET, "validation")
 
 
-def ablation_train_ids(key):
+def ablation_train_temps(key):
+    """The temperatures an ablation variant trains at (a lever's own train_set, else ABL_T)."""
+    v = ABL_VARIANTS[key]
+    return [temperature_key(t) for t in v.train_set] if v.train_set else [ABL_T]
+
+
+def ablation_train_ids(key, T=None):
+    """The first n training configurations at T (default ABL_T) an ablation variant trains on."""
     n = ABL_VARIANTS[key].n_train or ABL["n_train"]
-    return ids(ABL_T, "train")[:n] if n else ids(ABL_T, "train")
+    return ids(T or ABL_T, "train")[:n] if n else ids(T or ABL_T, "train")
 
 
-def ablation_train_part(key):
-    """The dataset part an ablation trains on (its first n training configurations)."""
-    n = len(ablation_train_ids(key))
-    return "train" if n == n_split(ABL_T, "train") else f"train-first{n}"
+def ablation_train_part(key, T=None):
+    """The dataset part an ablation trains on at T (its first n training configurations)."""
+    n = len(ablation_train_ids(key, T))
+    return "train" if n == n_split(T or ABL_T, "train") else f"train-first{n}"
+
+
+def ablation_model_dir(key, r=0):
+    """Folder of an ablation model: replicate 0 and its seed replicates r >= 1 inside it."""
+    base = f"results/ablations/models/{key}"
+    return base if r == 0 else f"{base}/seed{r}"
+
+
+def ablation_evals(key):
+    """Evaluations of an ablation variant's seeds, replicate 0 first: its own, or those of the
+    main model it is (ABL_MAIN)."""
+    seeds = range(1, ABL_SEEDS[key])
+    if key in ABL_MAIN:
+        base = f"results/eval/{ABL_VARIANTS[key].family}/{ABL_MAIN[key]}"
+    else:
+        base = f"results/ablations/eval/{key}"
+    return [f"{base}.json"] + [f"{base}/seed{r}.json" for r in seeds]
 
 
 @functools.cache
@@ -183,8 +207,7 @@ def ablation_graph(key, T, s):
     return variant_graph(ablation_inputs(key), T, s)
 
 
-def ablation_pairs(key, samples):
-    """'graph:propensity' arguments of an ablation variant's samples at ABL_T."""
-    return [
-        f"{ablation_graph(key, ABL_T, s)}:{propensity_file(ABL_T, s)}" for s in samples
-    ]
+def ablation_pairs(key, samples, T=None):
+    """'graph:propensity' arguments of an ablation variant's samples at T (default ABL_T)."""
+    at = T or ABL_T
+    return [f"{ablation_graph(key, at, s)}:{propensity_file(at, s)}" for s in samples]

@@ -13,6 +13,28 @@ def ablation_figures():
     return {study: names[study] for study in ABL_STUDIES} if ABL["enabled"] else {}
 
 
+def ablation_study_inputs(study):
+    """Evaluations of a study: replicate 0 of each setting in order, then the other seeds'."""
+    evs = [ablation_evals(v.key) for _, v in ABL_STUDIES[study]]
+    return [e[0] for e in evs] + [f for e in evs for f in e[1:]]
+
+
+def ablation_study_plan(study):
+    """The settings' labels, and (only where they differ from one seed per setting tested at
+    ABL_T) the seeds' evaluations, the test temperatures and the variant keys."""
+    rows = ABL_STUDIES[study]
+    plan = {"labels": [label for label, _ in rows]}
+    reps = {str(i): ablation_evals(v.key)[1:] for i, (_, v) in enumerate(rows)}
+    if any(reps.values()):
+        plan["replicates"] = {i: f for i, f in reps.items() if f}
+    reused = any(v.key in ABL_MAIN for _, v in rows)
+    if len(ABL_TEST_T) > 1 or reused:
+        plan["temperatures"] = ABL_TEST_T
+    if reused:
+        plan["keys"] = [v.key for _, v in rows]
+    return plan
+
+
 # ---------------------------------------------------------------------------- targets
 SIMULATION_TARGETS = (  # (every propensity job reads its equilibrated configuration: not listed again)
     [f"results/dynamics/T{T}.json" for T in TEMPS]
@@ -56,7 +78,26 @@ def comparison_plan():
             ablation_T=float(ABL_T),
             ablation_set=set_name([ABL_T]),
         )
+        _invariant_pairs(plan)
     return plan
+
+
+def _invariant_pairs(plan):
+    """l_max = 0 against the descriptor models trained on the same set, when the ablations train
+    on the main models' data with their budget (ablations.n_train and epochs null)."""
+    zero = next((v for lab, v in ABL_STUDIES["lmax"] if lab == "l_max = 0"), None)
+    ts = set_name([ABL_T])
+    if zero is None or ABL["n_train"] is not None or ABL["epochs"] is not None:
+        return
+    files = ablation_evals(zero.key)
+    plan["models"]["se3gnn l_max = 0"] = files[0]
+    if files[1:]:
+        plan.setdefault("replicates", {})["se3gnn l_max = 0"] = files[1:]
+    plan["pairs"] += [
+        ["se3gnn l_max = 0", f"{m}@{ts}"]
+        for m in ("ridge", "descriptor_mlp")
+        if (m, ts) in TRAIN_JOBS
+    ]
 
 
 def comparison_inputs(w):

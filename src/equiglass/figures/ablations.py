@@ -4,6 +4,7 @@ the number of training configurations), drawn from the studies' JSON files."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,33 +15,62 @@ TITLES = {"lmax": "highest order l_max (near-equal parameters)", "depth": "inter
           "inputs": "model inputs", "levers": "SE(3) levers"}
 
 
+def _panels(res: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(title, test T key) of each row of panels, the training temperature first; one untitled row
+    (the rows' own numbers) when the study was tested at one temperature."""
+    rows = res["rows"]
+    temps = res.get("temperatures") or []
+    if len(temps) < 2 or not rows or "by_temperature" not in rows[0]:
+        return [("", None)]
+    out = []
+    for t in temps:
+        side = "colder" if float(t) < float(temps[0]) else "hotter"
+        out.append((f"T = {t} ({f'unseen, {side}' if rows[0]['by_temperature'][t].get('unseen') else 'trained'})", t))
+    return out
+
+
 def fig_ablation(study_json: str | Path, output: str | Path, caption: str = "") -> None:
-    """ρ_A at τ_α and at the shortest time for each setting, 95 % intervals over test configurations."""
+    """ρ_A at τ_α and at the shortest time for each setting (the seed mean, its 95 % interval over
+    test configurations and seeds, each seed a dot), with the paired Δ to the reference (l_max: to
+    l_max = 0) and its interval; one row of panels per test temperature."""
     res = read_json(study_json)
     rows = res["rows"]
+    base = "lmax0" if res["study"] == "lmax" and any("delta_vs_lmax0_tau_alpha" in r for r in rows) else "reference"
+    base_label = "l_max = 0" if base == "lmax0" else res.get("reference")
+    panels = _panels(res)
     x = np.arange(len(rows))
-    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 1.9 * len(rows) + 3), 4.4))
-    for ax, tag, title in ((axes[0], "tau_alpha", "at τ_α"), (axes[1], "shortest", "at the shortest time")):
-        y = float_array([r[f"rho_{tag}"] for r in rows])
-        lo = float_array([r[f"ci_{tag}"][0] for r in rows])
-        hi = float_array([r[f"ci_{tag}"][1] for r in rows])
-        ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", color=MODEL_COLORS["se3gnn"], capsize=4)
-        top = np.nanmax(np.where(np.isfinite(hi), hi, y))
-        for xi, r in zip(x, rows):
-            d = r.get(f"delta_vs_reference_{tag}")
-            note = f"{r['n_parameters'] / 1000:.1f}k param."
-            if d and r["setting"] != res.get("reference") and None not in d:
-                note += f"\nΔ {d[0]:+.3f}\n[{d[1]:+.3f}, {d[2]:+.3f}]"
-            ax.annotate(note, (xi, hi[xi] if np.isfinite(hi[xi]) else y[xi]), textcoords="offset points",
-                        xytext=(0, 6), ha="center", va="bottom", fontsize=6.5, color="#444444")
-        ax.set_xticks(x, [r["setting"] for r in rows], rotation=15)
-        ax.set_xlim(-0.6, len(rows) - 0.4)  # the notes of the first and last settings inside the panel
-        ax.set_ylim(top=top + 0.35 * (top - np.nanmin(np.where(np.isfinite(lo), lo, y)) + 0.02))
-        ax.set(title=title)
-    axes[0].set_ylabel("Pearson ρ (A), mean over test configurations")
-    ref = res.get("reference")
+    fig, axes = plt.subplots(len(panels), 2, figsize=(max(10.0, 1.9 * len(rows) + 3), 4.4 * len(panels)),
+                             squeeze=False)
+    for p, (where, by_t) in enumerate(panels):
+        cells = [r["by_temperature"][by_t] if by_t else r for r in rows]
+        for ax, tag, title in ((axes[p, 0], "tau_alpha", "at τ_α"), (axes[p, 1], "shortest", "at the shortest time")):
+            y = float_array([c[f"rho_{tag}"] for c in cells])
+            lo = float_array([c[f"ci_{tag}"][0] for c in cells])
+            hi = float_array([c[f"ci_{tag}"][1] for c in cells])
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", color=MODEL_COLORS["se3gnn"], capsize=4)
+            for xi, c in zip(x, cells):
+                seeds = float_array(c.get(f"seed_rho_{tag}") or [])
+                if len(seeds) > 1:  # each training seed's mean over configurations
+                    ax.plot(np.full(len(seeds), xi + 0.12), seeds, ".", color="#777777", ms=4)
+            top = np.nanmax(np.where(np.isfinite(hi), hi, y))
+            for xi, r, c in zip(x, rows, cells):
+                d = c.get(f"delta_vs_{base}_{tag}")
+                note = f"{r['n_parameters'] / 1000:.1f}k param."
+                if r.get("seeds", 1) > 1:
+                    note += f", sd {c.get(f'seed_sd_{tag}', float('nan')):.3f}"
+                if d and r["setting"] != base_label and None not in d:
+                    note += f"\nΔ {d[0]:+.3f}\n[{d[1]:+.3f}, {d[2]:+.3f}]"
+                ax.annotate(note, (xi, hi[xi] if np.isfinite(hi[xi]) else y[xi]), textcoords="offset points",
+                            xytext=(0, 6), ha="center", va="bottom", fontsize=6.5, color="#444444")
+            ax.set_xticks(x, [r["setting"] for r in rows], rotation=15)
+            ax.set_xlim(-0.6, len(rows) - 0.4)  # the notes of the first and last settings inside the panel
+            ax.set_ylim(top=top + 0.35 * (top - np.nanmin(np.where(np.isfinite(lo), lo, y)) + 0.02))
+            ax.set(title=f"{where}: {title}" if where else title)
+        axes[p, 0].set_ylabel("Pearson ρ (A), mean over test configurations")
+    seeds = max(r.get("seeds", 1) for r in rows)
+    how = f"; {seeds} training seeds: seed mean, 95 % CI over configurations and seeds, dots: seeds" if seeds > 1 else ""
     fig.suptitle(f"Ablation: {TITLES.get(res['study'], res['study'])}"
-                 + (f" (Δ: paired difference to {ref}, 95 % CI)" if ref else ""), fontsize=10)
+                 + (f" (Δ: paired difference to {base_label}, 95 % CI{how})" if base_label else ""), fontsize=10)
     if caption:
         add_caption(fig, caption)
     savefig(fig, output)

@@ -1,8 +1,12 @@
 """Ablation and learning-curve summaries (rule ``ablation_study``): per variant, the mean
 per-configuration ρ of A particles with its bootstrap interval at τ_α and at the shortest time,
 paired differences to the reference, and, for learning curves, power-law fits and where two
-families' curves cross (with the uncertainty of that extrapolation). Reads evaluation JSON files
-only (no torch)."""
+families' curves cross (with the uncertainty of that extrapolation). A variant trained from
+several seeds (``ablations.seeds``) is the seed mean, with the two-level bootstrap over test
+configurations and seeds (:func:`equiglass.stats.seed_replicated_interval`), and every paired
+difference comes from :func:`equiglass.steps.compare.compare_pair` (the comparisons table's
+implementation). Variants tested at several temperatures (``ablations.test_temperatures``) get
+the same numbers at each (``by_temperature``). Reads evaluation JSON files only (no torch)."""
 
 from __future__ import annotations
 
@@ -16,55 +20,104 @@ from ..figures.ablations import fig_ablation, fig_learning_curves
 from ..files import read_json, write_csv, write_json
 from ..metrics import tau_alpha_index
 from ..provenance import provenance
-from ..stats import interval, paired_difference
+from ..stats import seed_replicated_interval, seed_spread
+from .compare import compare_pair
+
+TAGS = ("tau_alpha", "shortest")
 
 
-def _per_configuration(ev: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str]]:
-    """(configuration names, ρ_A per configuration and timescale (C, n_t), timescale labels)."""
-    (res,) = ev["results"].values()  # ablations are tested at their one training temperature
-    rho = np.array(res["metrics"]["A"]["pearson_per_configuration"], dtype=float)
-    return res["configurations"], rho, res["timescale_labels"]
+def _restricted(ev: dict[str, Any], temps: list[str] | None) -> dict[str, Any]:
+    """The evaluation with its results at ``temps`` only (None: as it is)."""
+    if temps is None:
+        return ev
+    return {**ev, "results": {t: ev["results"][t] for t in temps if t in ev["results"]}}
+
+
+def _per_seed(evs: list[dict[str, Any]], tkey: str) -> tuple[list[str], np.ndarray, list[str]]:
+    """(configuration names, ρ_A per seed, configuration and timescale (S, C, n_t), timescale labels)
+    of one variant's seeds at test temperature ``tkey`` (the first seed's configurations)."""
+    res0 = evs[0]["results"][tkey]
+    names = res0["configurations"]
+    rho = []
+    for ev in evs:
+        res = ev["results"][tkey]
+        vals = np.array(res["metrics"]["A"]["pearson_per_configuration"], dtype=float)
+        rho.append(vals[[res["configurations"].index(n) for n in names]])
+    return names, np.stack(rho), res0["timescale_labels"]
+
+
+def _at(evs: list[dict[str, Any]], tkey: str) -> dict[str, Any]:
+    """ρ_A of one variant at one test temperature: seed mean per configuration, the interval over
+    configurations (and seeds), and each seed's configuration mean."""
+    names, rho, tlabels = _per_seed(evs, tkey)
+    k_tau = tau_alpha_index(tlabels)
+    out: dict[str, Any] = {"timescales": tlabels, "configurations": names, "tau_alpha_index": k_tau,
+                           "rho_per_configuration": (rho[0] if len(rho) == 1 else np.nanmean(rho, axis=0)).tolist()}
+    for tag, k in (("tau_alpha", k_tau), ("shortest", 0)):
+        ci = seed_replicated_interval(rho[:, :, k])  # one seed: the bootstrap over configurations
+        out[f"rho_{tag}"], out[f"ci_{tag}"] = ci.mean, [ci.low, ci.high]
+        per_seed = [float(np.nanmean(r[:, k])) if np.isfinite(r[:, k]).any() else float("nan") for r in rho]
+        out[f"seed_rho_{tag}"], out[f"seed_sd_{tag}"] = per_seed, seed_spread(np.array(per_seed))
+    out["rho_per_seed"] = rho.tolist()
+    return out
+
+
+def _deltas(evs_a: list[dict[str, Any]], evs_b: list[dict[str, Any]], seed: int = 0) -> dict[str, dict[str, list]]:
+    """Test T -> {tag: [Δρ_A(a − b), low, high]} at τ_α and at the shortest time (compare_pair)."""
+    out: dict[str, dict[str, list]] = {}
+    for r in compare_pair(evs_a, evs_b, "a", "b", species=("A",), seed=seed):
+        tkey = f"{r['test_T']:.2f}"
+        first = evs_a[0]["results"][tkey]["timescale_labels"][0]
+        for tag, hit in (("tau_alpha", r["is_tau_alpha"]), ("shortest", r["timescale"] == first)):
+            if hit:
+                out.setdefault(tkey, {})[tag] = [r["delta_rho"], r["ci_low"], r["ci_high"]]
+    return out
 
 
 def step_ablation(study: str, evaluation_jsons: list[str], labels: list[str], output_json: str | Path,
-                  figure: str | Path, caption: str = "") -> dict[str, Any]:
-    """Summary of one study (``lmax``, ``depth``, ``inputs``, ``curve``, ``levers``)."""
-    evs = [read_json(f) for f in evaluation_jsons]
+                  figure: str | Path, caption: str = "", plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Summary of one study (``lmax``, ``depth``, ``inputs``, ``curve``, ``levers``).
+
+    ``evaluation_jsons``: the first seed's evaluation of each setting (in the order of ``labels``),
+    then any others. ``plan`` (optional): ``replicates`` (setting index -> the evaluations of its
+    seeds r >= 1), ``temperatures`` (test temperatures, the training one first; default: the
+    evaluations' one temperature) and ``keys`` (each setting's variant key; default: the file names)."""
+    plan = plan or {}
+    temps = plan.get("temperatures")
+    keys = plan.get("keys") or [Path(f).stem for f in evaluation_jsons[:len(labels)]]
+    evs = [[_restricted(read_json(f), temps)] for f in evaluation_jsons[:len(labels)]]
+    for i, files in plan.get("replicates", {}).items():
+        evs[int(i)] += [_restricted(read_json(f), temps) for f in files]
     rows = []
-    for label, ev, path in zip(labels, evs, evaluation_jsons):
-        names, rho, tlabels = _per_configuration(ev)
-        k_tau = tau_alpha_index(tlabels)
-        row = {"setting": label, "model": ev["model"], "key": Path(path).stem, "n_parameters": ev["n_parameters"],
-               "n_train": len(ev.get("train_configurations") or []), "timescales": tlabels,
-               "configurations": names, "rho_per_configuration": rho.tolist(), "tau_alpha_index": k_tau}
-        for tag, k in (("tau_alpha", k_tau), ("shortest", 0)):
-            ci = interval(rho[:, k])
-            row[f"rho_{tag}"], row[f"ci_{tag}"] = ci.mean, [ci.low, ci.high]
+    for label, ev, key in zip(labels, evs, keys):
+        tkeys = temps or list(ev[0]["results"])  # one temperature unless the plan names them
+        at = {t: _at(ev, t) for t in tkeys}
+        train_t = {f"{float(t):.2f}" for t in ev[0].get("train_temperatures") or []}
+        row = {"setting": label, "model": ev[0]["model"], "key": key, "n_parameters": ev[0]["n_parameters"],
+               "n_train": len(ev[0].get("train_configurations") or []), "seeds": len(ev)}
+        row.update({k: v for k, v in at[tkeys[0]].items() if k != "rho_per_seed"})
+        if len(ev) > 1:
+            row["rho_per_seed"] = at[tkeys[0]]["rho_per_seed"]
+        row["by_temperature"] = {t: {**a, "unseen": t not in train_t} for t, a in at.items()}
         rows.append(row)
     ref = next((r for r in rows if r["key"].endswith("reference")), rows[0] if rows else None)
+    zero = next((i for i, r in enumerate(rows) if r["setting"].endswith("= 0")), None) if study == "lmax" else None
     if study in ("lmax", "depth", "inputs", "levers") and ref is not None:
-        ref_rho = np.array(ref["rho_per_configuration"])
-        for row in rows:  # paired differences to the reference model, same test configurations
-            rho = np.array(row["rho_per_configuration"])
-            if row["configurations"] != ref["configurations"]:
-                continue
-            for tag in ("tau_alpha", "shortest"):
-                k = row["tau_alpha_index"] if tag == "tau_alpha" else 0
-                d = paired_difference(rho[:, k], ref_rho[:, k])
-                row[f"delta_vs_reference_{tag}"] = [d.mean, d.low, d.high]
+        i_ref = rows.index(ref)
+        for i, row in enumerate(rows):  # paired differences to the reference model, same test configurations
+            _put(row, _deltas(evs[i], evs[i_ref]), "reference")
+            if zero is not None:  # and, for l_max, to the invariant model
+                _put(row, _deltas(evs[i], evs[zero]), "lmax0")
     result: dict[str, Any] = {"study": study, "rows": rows,
-                              "reference": ref["setting"] if ref is not None and study != "curve" else None}
+                              "reference": ref["setting"] if ref is not None and study != "curve" else None,
+                              "temperatures": temps or (list(rows[0]["by_temperature"]) if rows else [])}
     if study == "lmax":
-        result["lmax0_vs_best"] = _lmax_control(rows)
+        result["lmax0_vs_best"], result["control"] = _lmax_control(rows, evs)
     if study == "curve":
         result["fits"] = learning_curve_fits(rows)
-    result["provenance"] = provenance("ablation", {"study": study, "labels": labels})
+    result["provenance"] = provenance("ablation", {"study": study, "labels": labels, **plan})
     write_json(output_json, result)
-    write_csv(Path(output_json).with_suffix(".csv"), [
-        {"setting": r["setting"], "model": r["model"], "n_parameters": r["n_parameters"], "n_train": r["n_train"],
-         "rho_A_tau_alpha": r["rho_tau_alpha"], "ci_low": r["ci_tau_alpha"][0], "ci_high": r["ci_tau_alpha"][1],
-         "rho_A_shortest": r["rho_shortest"], "ci_low_shortest": r["ci_shortest"][0],
-         "ci_high_shortest": r["ci_shortest"][1]} for r in rows])
+    write_csv(Path(output_json).with_suffix(".csv"), _csv_rows(rows, "lmax0" if zero is not None else "reference"))
     if study == "curve":
         fig_learning_curves(output_json, figure, caption)
     else:
@@ -72,20 +125,59 @@ def step_ablation(study: str, evaluation_jsons: list[str], labels: list[str], ou
     return result
 
 
-def _lmax_control(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Δρ(l_max = 0 − the best other l_max) at τ_α and at the shortest time, paired."""
-    zero = next((r for r in rows if r["setting"].endswith("= 0")), None)
-    others = [r for r in rows if r is not zero]
-    if zero is None or not others:
-        return {}
-    out = {}
-    for tag in ("tau_alpha", "shortest"):
-        best = max(others, key=lambda r: r[f"rho_{tag}"])
-        k = zero["tau_alpha_index"] if tag == "tau_alpha" else 0
-        d = paired_difference(np.array(zero["rho_per_configuration"])[:, k],
-                              np.array(best["rho_per_configuration"])[:, k])
-        out[tag] = {"best": best["setting"], "delta": d.mean, "ci": [d.low, d.high], "verdict": d.verdict()}
+def _put(row: dict[str, Any], deltas: dict[str, dict[str, list]], name: str) -> None:
+    """Store Δ to ``name`` at the row's first test temperature (top level) and at each temperature."""
+    first = next(iter(row["by_temperature"]))
+    for tkey, by_tag in deltas.items():
+        for tag, d in by_tag.items():
+            row["by_temperature"][tkey][f"delta_vs_{name}_{tag}"] = d
+            if tkey == first:
+                row[f"delta_vs_{name}_{tag}"] = d
+
+
+def _csv_rows(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """One row per setting and test temperature (the training temperature first)."""
+    out = []
+    for r in rows:
+        for tkey, a in r["by_temperature"].items():
+            d = a.get(f"delta_vs_{baseline}_tau_alpha") or [None] * 3
+            out.append({"setting": r["setting"], "model": r["model"], "n_parameters": r["n_parameters"],
+                        "n_train": r["n_train"], "rho_A_tau_alpha": a["rho_tau_alpha"], "ci_low": a["ci_tau_alpha"][0],
+                        "ci_high": a["ci_tau_alpha"][1], "rho_A_shortest": a["rho_shortest"],
+                        "ci_low_shortest": a["ci_shortest"][0], "ci_high_shortest": a["ci_shortest"][1],
+                        "test_T": float(tkey), "unseen": a["unseen"], "seeds": r["seeds"],
+                        "seed_sd_tau_alpha": a["seed_sd_tau_alpha"], f"delta_vs_{baseline}_tau_alpha": d[0],
+                        "delta_ci_low": d[1], "delta_ci_high": d[2]})
     return out
+
+
+def _lmax_control(rows: list[dict[str, Any]], evs: list[list[dict[str, Any]]]) -> tuple[dict[str, Any], list]:
+    """The equivariance control. (1) Δρ_A(l_max = 0 − the best other l_max) at τ_α and at the
+    shortest time at the training temperature, paired (and seed-aware); (2) the rows
+    Δρ(best l_max ≥ 1 − l_max = 0) of :func:`compare_pair` at every test temperature, species
+    and timescale, the best chosen per timescale by its seed-mean ρ_A at the training
+    temperature (on the test configurations: the choice favours the l_max ≥ 1 side a little)."""
+    i0 = next((i for i, r in enumerate(rows) if r["setting"].endswith("= 0")), None)
+    others = [i for i in range(len(rows)) if i != i0]
+    if i0 is None or not others:
+        return {}, []
+    zero = rows[i0]
+    summary = {}
+    for tag in TAGS:
+        best = max(others, key=lambda i: rows[i][f"rho_{tag}"])
+        k = zero["tau_alpha_index"] if tag == "tau_alpha" else 0
+        label = zero["timescales"][k]
+        tkey = next(iter(zero["by_temperature"]))
+        d = next(r for r in compare_pair(evs[i0], evs[best], "l_max = 0", rows[best]["setting"], species=("A",))
+                 if r["timescale"] == label and f"{r['test_T']:.2f}" == tkey)
+        summary[tag] = {"best": rows[best]["setting"], "delta": d["delta_rho"], "ci": [d["ci_low"], d["ci_high"]],
+                        "verdict": d["verdict"]}
+    control = []
+    for j, label in enumerate(zero["timescales"]):
+        best = max(others, key=lambda i: np.nanmean(np.array(rows[i]["rho_per_configuration"])[:, j]))
+        control += [r for r in compare_pair(evs[best], evs[i0], f"se3gnn {rows[best]['setting']}", "se3gnn l_max = 0")
+                    if r["timescale"] == label]
+    return summary, control
 
 
 def _power_law(n: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:

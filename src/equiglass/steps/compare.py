@@ -18,7 +18,7 @@ import numpy as np
 from ..files import read_json, write_csv, write_json
 from ..metrics import tau_alpha_index
 from ..provenance import provenance
-from ..stats import paired_difference, seed_replicated_difference
+from ..stats import seed_replicated_difference
 
 Evaluations = dict[str, Any] | list[dict[str, Any]]
 
@@ -77,10 +77,18 @@ def compare_pair(ev_a: Evaluations, ev_b: Evaluations, name_a: str, name_b: str,
     return rows
 
 
+def lmax_control_rows(study: dict[str, Any], train_set: str | None) -> list[dict[str, Any]]:
+    """The comparisons-table rows of the equivariance control: Δρ(best l_max ≥ 1 − l_max = 0) at
+    every test temperature, species and timescale, as the l_max study computed them with
+    :func:`compare_pair` (seed-aware; the best l_max chosen per timescale)."""
+    return [{**r, "train_set": train_set} for r in study.get("control", [])]
+
+
 def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Path | None = None,
                  caption: str = "") -> list[dict[str, Any]]:
     """``plan``: {"models": {name: evaluation JSON}, "pairs": [[a, b], ...], "ablations": {study: JSON},
-    "replicates": {name: [evaluation JSON of each training seed after the first]} (optional)}."""
+    "replicates": {name: [evaluation JSON of each training seed after the first]} (optional),
+    "ablation_set": the ablations' training set (the l_max control's rows)}."""
     evs = {name: [read_json(path), *(read_json(f) for f in plan.get("replicates", {}).get(name, []))]
            for name, path in plan["models"].items()}
     rows: list[dict[str, Any]] = []
@@ -88,24 +96,8 @@ def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Pat
         if a in evs and b in evs:
             rows += compare_pair(evs[a], evs[b], a, b, seed=int(plan.get("seed", 0)))
     lmax = plan.get("ablations", {}).get("lmax")
-    if lmax and Path(lmax).exists():  # the equivariance control: l_max = 0 against the best l_max
-        study = read_json(lmax)
-        by_setting = {r["setting"]: r for r in study["rows"]}
-        zero = next((r for s, r in by_setting.items() if s.endswith("= 0")), None)
-        for tag in ("shortest", "tau_alpha"):  # the shortest time first, as in the pairs' rows
-            best = study.get("lmax0_vs_best", {}).get(tag)
-            if zero is None or not best:
-                continue
-            other = by_setting[best["best"]]
-            k = zero["tau_alpha_index"] if tag == "tau_alpha" else 0
-            d = paired_difference(np.array(other["rho_per_configuration"])[:, k],
-                                  np.array(zero["rho_per_configuration"])[:, k], seed=int(plan.get("seed", 0)))
-            rows.append({"model_a": f"se3gnn {best['best']}", "model_b": "se3gnn l_max = 0",
-                         "train_set": plan.get("ablation_set"), "test_T": plan.get("ablation_T"), "unseen": False,
-                         "species": "A", "timescale": zero["timescales"][k], "time": None,
-                         "is_tau_alpha": tag == "tau_alpha", "delta_rho": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "n_configurations": d.n, "resolved": d.resolved, "verdict": d.verdict(),
-                         "source": "this pipeline", "seeds_a": 1, "seeds_b": 1})
+    if lmax and Path(lmax).exists():  # the equivariance control: the best l_max >= 1 against l_max = 0
+        rows += lmax_control_rows(read_json(lmax), plan.get("ablation_set"))
     write_csv(output_csv, rows)
     write_json(Path(output_csv).with_suffix(".json"), {"rows": rows, "provenance": provenance("compare", plan)})
     if figure:
@@ -115,4 +107,4 @@ def step_compare(plan: dict[str, Any], output_csv: str | Path, figure: str | Pat
     return rows
 
 
-__all__ = ["compare_pair", "per_seed_rho", "step_compare"]
+__all__ = ["compare_pair", "lmax_control_rows", "per_seed_rho", "step_compare"]

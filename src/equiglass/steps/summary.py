@@ -11,6 +11,7 @@ from typing import Any
 
 from ..files import atomic_path, float_array, read_json
 from ..reference import GLASSBENCH_TAU_ALPHA, PUBLISHED_SE3_POOLED_044, PUBLISHED_SE3_SERIES
+from .ablation_text import ablation_details, equivariance_claims
 from .convergence import (
     LEARNED_LOSS,
     LEARNED_RHO,
@@ -122,13 +123,7 @@ def claims(comparisons: list[dict[str, Any]], params: dict[str, int], interpret:
         ev, verdict = _claim3(interpret)
         out.append(("3. Its first layer relates directly to rotation-invariant expert features (local density, "
                     "bond-order parameters)", ev, verdict))
-    if lmax:
-        d = lmax.get("tau_alpha")
-        if d:
-            out.append(("Control: equivariant messages (best l_max) beat invariant ones (l_max = 0) at τ_α",
-                        f"{d['best']} − l_max = 0: {_f(-d['delta'], '+.3f')} "
-                        f"[{_f(-d['ci'][1], '+.3f')}, {_f(-d['ci'][0], '+.3f')}]",
-                        {"supported": "contradicted", "contradicted": "supported"}.get(d["verdict"], d["verdict"])))
+    out += equivariance_claims(lmax, comparisons)  # lmax: the l_max study (results/ablations/ablation_lmax.json)
     for b, label in (("ridge", "ridge on descriptors"), ("descriptor_mlp", "the descriptor MLP")):
         rows = _pair_rows(comparisons, "se3gnn", b)
         if rows:
@@ -162,7 +157,7 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
     trained = [training_status(f, Path(f).with_name("history.csv")) for f in model_jsons or []]
     status = combine_seeds(trained)
     lines += [f"| {c} | {e} | **{v}** |" for c, e, v in claims(comparisons, params, interpret,
-                                                                ablations.get("lmax", {}).get("lmax0_vs_best"),
+                                                                ablations.get("lmax"),
                                                                 status)]
     if trained:
         lines += ["", "## How each network trained", "",
@@ -207,7 +202,7 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
                              f"{r.get('seeds_a', 1)}/{r.get('seeds_b', 1)} | {verdict} |")
     lines += _deposited(comparisons)
     lines += _published(rows, dynamics_jsons or [], same_data="glassbench data" in str(context.get("what")))
-    lines += _ablation_sections(ablations)
+    lines += _ablation_sections(ablations) + ablation_details(ablations)
     lines += _experiment_sections(generalization_json, transfer_json, interpret)
     text = "\n".join(lines) + "\n"
     with atomic_path(output_md) as tmp:
