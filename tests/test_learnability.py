@@ -9,8 +9,8 @@ MD, the full published architecture (7 recurrences, MLPs (64, 64), cutoff 2.0, s
 Recipe (not the training defaults): Adam lr 1e-3 with cosine decay, global-norm clip 1.0, one
 graph per step, standardized targets (z-scores); (a) Sonnet's initialization (zero biases),
 (b) DeepMind's. The model is trained directly (no validation passes or checkpoints). What they
-show, and what did not pass (hard-cutoff count, potential energy), is in each test. Both take
-minutes of CPU (hundreds of steps, ~0.2-0.4 s each on a busy 2-core machine): marked slow.
+show, and what did not pass (hard-cutoff count, potential energy), is in each test. Both take a
+few minutes of CPU (hundreds of steps, ~0.2-0.4 s each) and run in `make test`, as the issue asks.
 """
 
 from __future__ import annotations
@@ -78,7 +78,6 @@ def fit(model: torch.nn.Module, batches: list, steps: int, lr: float, mask=None,
     return step + 1, score
 
 
-@pytest.mark.slow
 def test_bapst_fits_a_structural_target(snapshots):
     """(a) Held-out R² ≥ 0.9 on the smooth coordination number (measured 0.949 after 500 steps;
     neighbour counts by type alone, no geometry, explain R² 0.48 of it). The hard-cutoff count within 1.4 σ and the per-particle LJ
@@ -107,7 +106,6 @@ def test_bapst_fits_a_structural_target(snapshots):
     assert held_out >= 0.9
 
 
-@pytest.mark.slow
 def test_bapst_overfits_one_configuration(liquid_256):
     """(b) Training ρ_A ≥ 0.9 on one configuration's propensities (8 iso-configurational replicas,
     t = 1.5 τ at T = 1.0), DeepMind's initialization (measured 0.966 after 275 steps). With DeepMind's own recipe (lr 1e-4, raw
