@@ -162,3 +162,14 @@ def test_tau_alpha_estimate_at_the_cold_temperature_is_the_measured_one():
 
     assert tau_alpha_estimate(0.56) == pytest.approx(PIPELINE_MEASUREMENTS[0.56][4])
     assert GLASSBENCH_TAU_ALPHA[0.56] == 52.0
+
+
+
+def test_a_lever_cannot_train_at_a_test_only_temperature():
+    from equiglass.config import load_yaml
+
+    cfg = deep_merge(load_yaml(REPO / "config.yaml"), {
+        "temperatures": [0.56, 0.6], "split": {"test_only": [0.56]}, "training": {"sets": [[0.6]]},
+        "ablations": {"levers": {"cold": {"ablations": {"train_set": [0.56, 0.6]}}}}})
+    with pytest.raises(ConfigError, match=r"ablations\.levers\.cold\.ablations\.train_set.*test-only"):
+        check_config(cfg)

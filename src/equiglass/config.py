@@ -197,6 +197,8 @@ def _test_only_in_training(cfg: dict[str, Any], held_out: list[str]) -> list[str
     named += [(f"training.model_sets.{m}", s) for m, sets in tr.get("model_sets", {}).items() for s in sets]
     named += [("experiments.transfer.source", exp.get("transfer", {}).get("source") or [])]
     named += [("ablations.train_set", ab.get("train_set") or [])]
+    named += [(f"ablations.levers.{name}.ablations.train_set", (lever.get("ablations") or {}).get("train_set") or [])
+              for name, lever in (ab.get("levers") or {}).items() if isinstance(lever, dict)]
     for key, st in named:
         bad = [t for t in st if temperature_key(t) in held_out]
         if bad:
