@@ -134,19 +134,22 @@ def test_ablation_variants_share_the_reference_and_match_parameters():
     from equiglass.settings import ablation_train
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg = check_config(deep_merge(cfg, yaml.safe_load((REPO / "presets/study.yaml").read_text())))
+    cfg = deep_merge(cfg, yaml.safe_load((REPO / "presets/study.yaml").read_text()))
+    study = check_config(cfg)
+    assert set(ablations.studies(study)) == {"curve"}  # the study's own: learning curves
+    # the SE(3) ablations are the study's overlay (its learning curves are not repeated there)
+    cfg = check_config(deep_merge(cfg, yaml.safe_load((REPO / "presets/ablations.yaml").read_text())))
     studies = ablations.studies(cfg)
-    assert set(studies) == {"lmax", "depth", "inputs", "curve"}
-    ref = {v.key for rows in studies.values() for label, v in rows
-           if label in ("l_max = 2", "thermal", "se3gnn n=all")}
-    assert ref == {"se3-reference"}  # trained once, shown in three studies
+    assert set(studies) == {"lmax", "depth", "inputs"}
+    ref = {v.key for rows in studies.values() for label, v in rows if label in ("l_max = 2", "thermal")}
+    assert ref == {"se3-reference"}  # trained once, shown in two studies
     variants = ablations.variants(cfg)
     assert variants["se3-lmax0"].match_parameters and not variants["se3-depth1"].match_parameters
     assert variants["se3-inputsinherent"].inputs_key() == "inherent"
     s = ablation_train(cfg, "se3-lmax0", ["0.60"])
     assert s["hparams"]["l_max"] == 0 and s["training"]["epochs"] == cfg["ablations"]["epochs"]
     assert s["match_parameters"]["reference"]["l_max"] == cfg["models"]["se3gnn"]["l_max"]
-    bapst = ablation_train(cfg, "bapst-n1", ["0.60"])
+    bapst = ablation_train(study, "bapst-n2", ["0.60"])
     assert bapst["training"]["timescales"] == ["Fs=0.368"] and bapst["training"]["loss_types"] == ["A"]
 
 

@@ -477,8 +477,8 @@ def test_training_seeds_train_evaluate_and_compare_each_seed(tiny_run, tmp_path)
                           "ablation_graphs": None}),
         # reference + 7 levers x 3 seeds; inherent, cage and energy inputs of what they read
         ("cold-levers", {"ablation_train": 8, "ablation_train_seed": 16, "ablation_evaluate": 8,
-                         "ablation_evaluate_seed": 16, "ablation_study": 1, "inherent": 28, "cage": 28,
-                         "ablation_graphs": 84}),
+                         "ablation_evaluate_seed": 16, "ablation_study": 1, "inherent": 34, "cage": 34,
+                         "ablation_graphs": 102}),
     ],
 )
 def test_dry_run_of_study_overlays(tmp_path, overlay, expected):
