@@ -91,6 +91,12 @@ def test_generalization_step_writes_directions_deltas_figures_and_summary(evalua
     lines = [ln for ln in text.splitlines() if ln.startswith("| train")]
     assert [ln.split(" | ")[0] for ln in lines] == ["| train hot → test cold"] * 2 + ["| train cold → test hot"] * 2
     assert "| Fs=0.368 |" in lines[1] and "+0.100 [" in lines[1] and lines[1].endswith("| 6 | supported |")
+    # a win over a network that did not learn is not a verdict (as in the claims table)
+    cold = next(r for r in g["deltas"] if r["direction"] == "colder")
+    status = {cold["model_b"]: {"model": cold["model_b"], "learned": False, "flattened": True, "n_seeds": 3,
+                                "seeds_not_learned": 3}}
+    lines = [ln for ln in cold_section(g, status) if ln.startswith("| train hot")]
+    assert lines[1].endswith("| 6 | unresolved (ridge did not learn within this budget: 3 of 3 seeds) |")
 
 
 def test_no_cold_section_without_a_colder_test_temperature(evaluations):

@@ -77,9 +77,16 @@ def _delta(r: dict[str, Any]) -> str:
     return f"{_f(r['delta_rho'], '+.3f')} [{_f(r['ci_low'], '+.3f')}, {_f(r['ci_high'], '+.3f')}]{seeds}"
 
 
-def cold_section(generalization: dict[str, Any]) -> list[str]:
+def cold_section(generalization: dict[str, Any], status: dict[str, Any] | None = None) -> list[str]:
     """The summary's "Train hot → test cold" section (species A, the shortest time and τ_α), with
-    the opposite direction below it for contrast; [] when no model was tested colder than it trained."""
+    the opposite direction below it for contrast; [] when no model was tested colder than it trained.
+
+    ``status``: training status per model ("family@set", :func:`convergence.combine_seeds`); a win
+    over a network that did not learn or was still improving is then *unresolved* (as in the claims).
+    """
+    from .convergence import qualify
+
+    status = status or {}
     rows = [r for r in generalization.get("deltas", []) if r["species"] == "A"]
     first = {}
     for r in rows:
@@ -100,7 +107,8 @@ def cold_section(generalization: dict[str, Any]) -> list[str]:
              "Δρ = ρ(SE(3) GNN) − ρ(family), both trained on the same set, paired over the same "
              f"{'/'.join(map(str, n))} cold test configurations, with its 95 % bootstrap interval over them "
              f"(configurations resampled jointly{seeds}); *supported* when the interval lies above 0 (the SE(3) GNN "
-             "generalizes better), *contradicted* below 0, else *unresolved*. The opposite direction (trained "
+             "generalizes better), *contradicted* below 0, else *unresolved* (also when the other network did not "
+             "learn or was still improving: see \"How each network trained\"). The opposite direction (trained "
              "colder, tested hotter) follows for contrast; every row is in experiments/generalization.json.", "",
              *_published_beside(temps),
              "| direction | train set | test T | family | timescale | ρ SE(3) | ρ family | Δρ [95 % CI] | n | verdict |",
@@ -109,7 +117,7 @@ def cold_section(generalization: dict[str, Any]) -> list[str]:
         name = "train hot → test cold" if r["direction"] == "colder" else "train cold → test hot"
         lines.append(f"| {name} | {r['train_set']} | {r['test_T']:.2f} | {r['family']} | {r['timescale']} | "
                      f"{_f(r['rho_reference'])} | {_f(r['rho_family'])} | {_delta(r)} | {r['n_configurations']} | "
-                     f"{r['verdict']} |")
+                     f"{qualify(r['verdict'], status.get(r['model_a']), status.get(r['model_b']))} |")
     return lines
 
 

@@ -203,7 +203,7 @@ def step_summary(metrics_csv: str | Path, comparisons_json: str | Path | None, g
     lines += _deposited(comparisons)
     lines += _published(rows, dynamics_jsons or [], same_data="glassbench data" in str(context.get("what")))
     lines += _ablation_sections(ablations) + ablation_details(ablations)
-    lines += _experiment_sections(generalization_json, transfer_json, interpret)
+    lines += _experiment_sections(generalization_json, transfer_json, interpret, status)
     text = "\n".join(lines) + "\n"
     with atomic_path(output_md) as tmp:
         tmp.write_text(text)
@@ -388,7 +388,8 @@ def _ablation_sections(ablations: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _experiment_sections(generalization_json: Any, transfer_json: Any, interpret: dict[str, Any] | None) -> list[str]:
+def _experiment_sections(generalization_json: Any, transfer_json: Any, interpret: dict[str, Any] | None,
+                         status: dict[str, Any] | None = None) -> list[str]:
     lines: list[str] = []
     if generalization_json and Path(generalization_json).exists():
         g = read_json(generalization_json)
@@ -400,7 +401,7 @@ def _experiment_sections(generalization_json: Any, transfer_json: Any, interpret
                 seen = f"no ({r['direction']})" if r["unseen"] and "direction" in r else "no" if r["unseen"] else "yes"
                 lines.append(f"| {r['model']} | {r['train_set']} | {r['test_T']:.2f} | {seen} "
                              f"| {_f(float_array(r['rho'])[k])} ± {_f(float_array(r['rho_sem'])[k])} |")
-        lines += cold_section(g)
+        lines += cold_section(g, status)
     if transfer_json and Path(transfer_json).exists():
         t = read_json(transfer_json)
         k = t["tau_alpha_index"]
