@@ -72,9 +72,16 @@ def _ci(r: dict[str, str]) -> str:
     return "–" if d != d else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def delta_table(comparisons_csv: Path) -> list[str]:
+def not_learned(trained_section: str) -> set[str]:
+    """Models ("family@set") that summary.md's "How each network trained" says did not learn."""
+    return {ln[2:].split(":")[0] for ln in trained_section.splitlines()
+            if ln.startswith("- ") and ": did not learn" in ln and " seed replicate" not in ln.split(":")[0]}
+
+
+def delta_table(comparisons_csv: Path, unlearned: set[str] = frozenset()) -> list[str]:
     """Species A: Δρ = ρ_a − ρ_b paired over the same test configurations, at the shortest time
-    and at τ_α, one row per pair and test temperature (tables/comparisons.csv)."""
+    and at τ_α, one row per pair and test temperature (tables/comparisons.csv). A win over a model
+    in ``unlearned`` reads unresolved (as in summary.md's claims)."""
     if not comparisons_csv.exists():
         return ["Not recorded: the run has no tables/comparisons.csv."]
     rows = [r for r in csv.DictReader(comparisons_csv.open()) if r.get("species") == "A"
@@ -94,9 +101,12 @@ def delta_table(comparisons_csv: Path) -> list[str]:
     for (a, b, t), c in cells.items():
         short, tau = c["short"], c.get("tau", {})
         test_t = f"{_num(t):.2f}" if t not in ("", "None") else "–"
+        verdict = tau.get("verdict", "–") if tau else "–"
+        if verdict == "supported" and b in unlearned:
+            verdict = f"unresolved ({b.split('@')[0]} did not learn)"
         lines.append(f"| {a} − {b} | {test_t} | {'yes' if short.get('unseen') == 'True' else 'no'} | "
                      f"{_ci(short)} ({short.get('timescale')}) | {_ci(tau) if tau else '–'} | "
-                     f"{short.get('n_configurations', '')} | {tau.get('verdict', '–') if tau else '–'} |")
+                     f"{short.get('n_configurations', '')} | {verdict} |")
     return lines
 
 
@@ -222,7 +232,9 @@ def findings_page(results: str | Path, output: str | Path | None = None, workdir
             lines += ["", f"## {found[0]}", "", found[1]]
     lines += ["", "## Paired differences at the shortest time and at τ_α", "",
               "From `tables/comparisons.csv` (every species and timescale there; `summary.md` qualifies each "
-              "verdict by how both networks trained).", "", *delta_table(res / "tables" / "comparisons.csv")]
+              "verdict by how both networks trained).", "",
+              *delta_table(res / "tables" / "comparisons.csv",
+                           not_learned((_section(sections, COPIED_SECTIONS[1]) or ("", ""))[1]))]
     for prefix in COPIED_SECTIONS[2:]:
         found = _section(sections, prefix)
         if found:

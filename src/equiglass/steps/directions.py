@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .compare import compare_pair
 
 REFERENCE = "se3gnn"
@@ -36,15 +38,15 @@ def direction_deltas(evaluations: list[dict[str, Any]], seed: int = 0, species: 
                      replicates: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Δρ(SE(3) − family) rows for every family trained on a set the SE(3) GNN was trained on, at
     every test temperature and timescale: compare_pair's rows plus ``family``, ``direction``,
-    ``train_temperatures``, ``rho_reference`` and ``rho_family`` (the seed 0 model's means over
-    test configurations). ``replicates``: evaluations of the training seeds r ≥ 1 (training.seeds);
+    ``train_temperatures``, ``rho_reference`` and ``rho_family`` (means over test configurations,
+    averaged over the training seeds like Δρ). ``replicates``: evaluations of the training seeds r ≥ 1 (training.seeds);
     a model with several is compared by the two-level bootstrap (configurations and seeds)."""
     by_key = {(ev["model"], ev["train_set"]): ev for ev in evaluations}
     seeds: dict[tuple[str, str], list[dict[str, Any]]] = {key: [ev] for key, ev in by_key.items()}
     for ev in replicates:
         seeds.setdefault((ev["model"], ev["train_set"]), []).append(ev)
     rows = []
-    for (family, ts), ev in sorted(by_key.items()):
+    for family, ts in sorted(by_key):
         ref = by_key.get((REFERENCE, ts))
         if family == REFERENCE or ref is None:
             continue
@@ -54,9 +56,14 @@ def direction_deltas(evaluations: list[dict[str, Any]], seed: int = 0, species: 
             tkey = f"{r['test_T']:.2f}"
             rows.append({**r, "family": family, "train_temperatures": train,
                          "direction": direction(r["test_T"], train),
-                         "rho_reference": _rho(ref, tkey, r["species"], r["timescale"]),
-                         "rho_family": _rho(ev, tkey, r["species"], r["timescale"])})
+                         "rho_reference": _seed_mean(seeds[REFERENCE, ts], tkey, r["species"], r["timescale"]),
+                         "rho_family": _seed_mean(seeds[family, ts], tkey, r["species"], r["timescale"])})
     return rows
+
+
+def _seed_mean(evs: list[dict[str, Any]], tkey: str, species: str, label: str) -> float:
+    """ρ of one model averaged over its training seeds' evaluations."""
+    return float(np.mean([_rho(ev, tkey, species, label) for ev in evs]))
 
 
 def _rho(ev: dict[str, Any], tkey: str, species: str, label: str) -> float:
