@@ -72,16 +72,22 @@ def _ci(r: dict[str, str]) -> str:
     return "–" if d != d else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def not_learned(trained_section: str) -> set[str]:
-    """Models ("family@set") that summary.md's "How each network trained" says did not learn."""
-    return {ln[2:].split(":")[0] for ln in trained_section.splitlines()
-            if ln.startswith("- ") and ": did not learn" in ln and " seed replicate" not in ln.split(":")[0]}
+def training_statuses(res: Path) -> dict[str, dict]:
+    """How each trained model of the run trained ("family@set" → :func:`convergence.combine_seeds`
+    status), from its model.json and history.csv, as summary.md reads them."""
+    from .steps.convergence import combine_seeds, training_status
+
+    files = sorted(res.glob("models/*/*/model.json")) + sorted(res.glob("models/*/*/seed*/model.json"))
+    return combine_seeds([training_status(f, f.with_name("history.csv")) for f in files])
 
 
-def delta_table(comparisons_csv: Path, unlearned: set[str] = frozenset()) -> list[str]:
+def delta_table(comparisons_csv: Path, status: dict[str, dict] | None = None) -> list[str]:
     """Species A: Δρ = ρ_a − ρ_b paired over the same test configurations, at the shortest time
-    and at τ_α, one row per pair and test temperature (tables/comparisons.csv). A win over a model
-    in ``unlearned`` reads unresolved (as in summary.md's claims)."""
+    and at τ_α, one row per pair and test temperature (tables/comparisons.csv). ``status``
+    (:func:`training_statuses`): verdicts qualified by how both models trained, as in summary.md."""
+    from .steps.convergence import qualify
+
+    status = status or {}
     if not comparisons_csv.exists():
         return ["Not recorded: the run has no tables/comparisons.csv."]
     rows = [r for r in csv.DictReader(comparisons_csv.open()) if r.get("species") == "A"
@@ -101,9 +107,7 @@ def delta_table(comparisons_csv: Path, unlearned: set[str] = frozenset()) -> lis
     for (a, b, t), c in cells.items():
         short, tau = c["short"], c.get("tau", {})
         test_t = f"{_num(t):.2f}" if t not in ("", "None") else "–"
-        verdict = tau.get("verdict", "–") if tau else "–"
-        if verdict == "supported" and b in unlearned:
-            verdict = f"unresolved ({b.split('@')[0]} did not learn)"
+        verdict = qualify(tau["verdict"], status.get(a), status.get(b)) if tau.get("verdict") else "–"
         lines.append(f"| {a} − {b} | {test_t} | {'yes' if short.get('unseen') == 'True' else 'no'} | "
                      f"{_ci(short)} ({short.get('timescale')}) | {_ci(tau) if tau else '–'} | "
                      f"{short.get('n_configurations', '')} | {verdict} |")
@@ -233,8 +237,7 @@ def findings_page(results: str | Path, output: str | Path | None = None, workdir
     lines += ["", "## Paired differences at the shortest time and at τ_α", "",
               "From `tables/comparisons.csv` (every species and timescale there; `summary.md` qualifies each "
               "verdict by how both networks trained).", "",
-              *delta_table(res / "tables" / "comparisons.csv",
-                           not_learned((_section(sections, COPIED_SECTIONS[1]) or ("", ""))[1]))]
+              *delta_table(res / "tables" / "comparisons.csv", training_statuses(res))]
     for prefix in COPIED_SECTIONS[2:]:
         found = _section(sections, prefix)
         if found:
