@@ -234,6 +234,6 @@ def test_plan_counts_ablation_seed_jobs():
     cfg = load_config(REPO / "config.yaml", REPO / "presets" / "study.yaml", REPO / "presets" / "equivariance.yaml")
     train = ablation_kinds(cfg, "ablation_train", False)
     seeds = ablation_kinds(cfg, "ablation_train_seed", False)
-    assert len(train) == len(seeds) == 2  # l_max 0, 1 (2 is the main model)
+    assert len(train) == len(seeds) == 3  # l_max 0, 1, 3 (2 is the main model)
     assert sum(s for s, _, _ in seeds) == pytest.approx(1.0)
     assert max(m for _, m, _ in train) > 0
