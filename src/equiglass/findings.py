@@ -27,6 +27,7 @@ from .run_record import (
     snakemake_jobs,
     training_times,
 )
+from .steps.convergence import qualify
 
 # sections of results/summary.md copied onto the page (title prefixes, in this order)
 COPIED_SECTIONS = ("The paper's claims", "How each network trained", "Noise ceiling", "Learning curves")
@@ -85,8 +86,6 @@ def delta_table(comparisons_csv: Path, status: dict[str, dict] | None = None) ->
     """Species A: Δρ = ρ_a − ρ_b paired over the same test configurations, at the shortest time
     and at τ_α, one row per pair and test temperature (tables/comparisons.csv). ``status``
     (:func:`training_statuses`): verdicts qualified by how both models trained, as in summary.md."""
-    from .steps.convergence import qualify
-
     status = status or {}
     if not comparisons_csv.exists():
         return ["Not recorded: the run has no tables/comparisons.csv."]

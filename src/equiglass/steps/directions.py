@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .compare import compare_pair
+from .convergence import qualify
 
 REFERENCE = "se3gnn"
 LABELS = {"seen": "seen in training", "colder": "colder than training", "hotter": "hotter than training",
@@ -91,8 +92,6 @@ def cold_section(generalization: dict[str, Any], status: dict[str, Any] | None =
     ``status``: training status per model ("family@set", :func:`convergence.combine_seeds`); a win
     over a network that did not learn or was still improving is then *unresolved* (as in the claims).
     """
-    from .convergence import qualify
-
     status = status or {}
     rows = [r for r in generalization.get("deltas", []) if r["species"] == "A"]
     first = {}
