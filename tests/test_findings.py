@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from equiglass.files import InputError
 from equiglass.findings import duration, findings_page
 from equiglass.run_record import Job, busy_seconds, rule_group, snakemake_jobs
 
@@ -107,6 +108,27 @@ def test_page_is_stamped_from_the_run_files(tmp_path):
     assert "+0.100 [+0.050, +0.150] (Fs=0.9)" in row and "-0.020 [-0.080, +0.040]" in row and "unresolved" in row
     assert page.count("| se3gnn@T0.80 − ridge@T0.80 |") == 1  # species B left out
     assert findings_page(res, f"{tmp_path}/pages/") == (tmp_path / "pages" / "findings-toy.md").read_text()
+
+
+def test_overlay_page_stamps_only_its_own_jobs_and_copies_the_ablation_tables(tmp_path):
+    """An overlay run in a finished run's folder (e.g. presets/equivariance.yaml on the study): the page
+    is named after both, counts only the jobs started since the overlay began, and carries the
+    summary's per-temperature ablation tables."""
+    from equiglass.findings import parse_utc
+
+    res = toy_run(tmp_path)
+    (res / "summary.md").write_text(SUMMARY + "\n## Ablation lmax at every test temperature (A)\n\nlmax table\n")
+    since = parse_utc("2027-01-15T08:03:20")  # = t0 + 200 s (t0 = 1.8e9): only the summary job is later
+    assert since == 1_800_000_000.0 + 200
+    page = findings_page(res, f"{tmp_path}/pages/", overlay="equivariance", since=since)
+    assert page == (tmp_path / "pages" / "findings-toy-equivariance.md").read_text()
+    assert page.startswith("# Findings: preset toy + equivariance\n")
+    assert "| wall time | 1 min 00 s (first job start" in page and "| jobs | 1 (" in page
+    assert "--overlay equivariance --since 2027-01-15T08:03:20" in page
+    assert "## Ablation lmax at every test temperature (A)\n\nlmax table" in page
+    assert "Ablation" not in findings_page(toy_run(tmp_path / "plain"))
+    with pytest.raises(InputError, match="--since 'yesterday': not an ISO date"):
+        parse_utc("yesterday")
 
 
 def test_page_says_not_recorded_without_job_records(tmp_path):

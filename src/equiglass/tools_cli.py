@@ -19,9 +19,10 @@ def cmd_provenance(a: argparse.Namespace) -> None:
 
 
 def cmd_findings(a: argparse.Namespace) -> None:
-    from .findings import findings_page, page_path
+    from .findings import findings_page, page_path, parse_utc
 
-    text = findings_page(a.results, a.output, a.workdir)
+    since = parse_utc(a.since) if a.since else None
+    text = findings_page(a.results, a.output, a.workdir, overlay=a.overlay, since=since)
     if a.output:
         preset = text.splitlines()[0].removeprefix("# Findings: preset ")
         print(f"wrote {page_path(a.output, preset)}")
@@ -145,6 +146,10 @@ def add_parsers(sub) -> None:
                    "findings-<preset>.md in it; default: print it")
     s.add_argument("--workdir", help="the run's Snakemake working directory, whose .snakemake/ holds the job "
                    "records (default: the folder above RESULTS)")
+    s.add_argument("--overlay", help="the overlay preset run on top of the run (e.g. equivariance for "
+                   "presets/equivariance.yaml): the page is findings-<preset>-<overlay>.md")
+    s.add_argument("--since", help="stamp and cost only the jobs started at or after this UTC time "
+                   "(ISO, e.g. 2026-12-06T06:26:19): the overlay's own run")
     s.set_defaults(func=cmd_findings)
 
     s = sub.add_parser("plan", help="job counts, runtimes and GPU-hours of a configuration (runs a dry run)")
