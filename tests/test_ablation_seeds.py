@@ -138,10 +138,13 @@ def test_equivariance_claims_name_whose_gain_it_is():
     comparisons = [
         _row("se3gnn l_max = 2", "se3gnn l_max = 0", 0.6, "Fs=0.9", 0.06, 0.02),
         _row("se3gnn l_max = 1", "se3gnn l_max = 0", 0.6, "Fs=0.368", 0.01, 0.05),
-        _row("se3gnn l_max = 1", "se3gnn l_max = 0", 0.56, "Fs=0.368", 0.02, 0.05, unseen=True),
+        _row("se3gnn l_max = 1", "se3gnn l_max = 0", 0.56, "Fs=0.368", 0.08, 0.03, unseen=True),
         _row("se3gnn l_max = 0", "ridge@T0.60", 0.6, "Fs=0.368", 0.04, 0.02, seeds=(3, 1)),
         _row("se3gnn l_max = 0", "descriptor_mlp@T0.60", 0.6, "Fs=0.368", 0.0, 0.03),
         _row("se3gnn@T0.60", "ridge@T0.60", 0.6, "Fs=0.368", 0.05, 0.02, seeds=(3, 1)),
+        # colder (with the control above): l_max = 0 loses to ridge, SE(3) beats it
+        _row("se3gnn l_max = 0", "ridge@T0.60", 0.56, "Fs=0.368", -0.03, 0.01, seeds=(3, 1), unseen=True),
+        _row("se3gnn@T0.60", "ridge@T0.60", 0.56, "Fs=0.368", 0.05, 0.03, seeds=(3, 1), unseen=True),
     ]
     rows = equivariance_claims(study, comparisons)
     verdict = {c.split(" at ")[-1] if c.startswith("Control") else c: v for c, ev, v in rows}
@@ -154,7 +157,10 @@ def test_equivariance_claims_name_whose_gain_it_is():
         in short
     assert verdict["Invariant messages (l_max = 0) already beat ridge on descriptors at τ_α"] == "supported"
     assert verdict["Invariant messages (l_max = 0) already beat the descriptor MLP at τ_α"] == "unresolved"
-    assert verdict["Where SE(3)'s gain over ridge at τ_α comes from"].startswith("the network's, not equivariance's")
+    where = verdict["Where SE(3)'s gain over ridge at τ_α comes from"]
+    assert where.startswith("the network's, not equivariance's")  # at the training temperature ...
+    assert where.endswith("; T = 0.56 (unseen colder): equivariance's")  # ... and at the colder one
+    assert "(unseen colder): -0.030 [-0.040, -0.020]" in next(ev for c, ev, v in rows if c.endswith("ridge on descriptors at τ_α"))
     assert attribution("supported", "unresolved", "supported").startswith("equivariance's")
     assert attribution("supported", "supported", "supported").startswith("both")
     assert attribution("unresolved", "supported", "unresolved").startswith("no resolved gain")
