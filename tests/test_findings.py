@@ -126,9 +126,12 @@ def test_overlay_page_stamps_only_its_own_jobs_and_copies_the_ablation_tables(tm
     assert "| wall time | 1 min 00 s (first job start" in page and "| jobs | 1 (" in page
     assert "--overlay equivariance --since 2027-01-15T08:03:20" in page
     assert "## Ablation lmax at every test temperature (A)\n\nlmax table" in page
+    assert "| MD |" not in page  # the earlier run's benchmark files (written before --since) are not the overlay's
+    before = findings_page(res, until=since - 100)  # --until: work done later in the folder left out
+    assert "| jobs | 1 (" in before and "| wall time | 1 min 40 s (first job start" in before
     assert "Ablation" not in findings_page(toy_run(tmp_path / "plain"))
-    with pytest.raises(InputError, match="--since 'yesterday': not an ISO date"):
-        parse_utc("yesterday")
+    with pytest.raises(InputError, match="--until 'yesterday': not an ISO date"):
+        parse_utc("yesterday", "--until")
 
 
 def test_page_says_not_recorded_without_job_records(tmp_path):

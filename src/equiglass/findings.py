@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import math
 import os
 import re
 from pathlib import Path
@@ -114,12 +115,14 @@ def delta_table(comparisons_csv: Path, status: dict[str, dict] | None = None) ->
     return lines
 
 
-def stamp(results: Path, workdir: Path, preset: str, since: float | None = None) -> tuple[list[str], list[str]]:
+def stamp(results: Path, workdir: Path, preset: str, window: tuple[float, float] | None = None
+          ) -> tuple[list[str], list[str]]:
     """The stamp table (preset, commit, date, machine, wall time, jobs, software) and the cost table;
-    ``since`` (Unix time): only the jobs started then or later (an overlay run in a finished run's folder)."""
-    jobs = [j for j in snakemake_jobs(workdir) if since is None or j.start >= since]
+    ``window`` (Unix times): only the jobs started within it and the benchmark files written within
+    it (an overlay run in a finished run's folder)."""
+    jobs = [j for j in snakemake_jobs(workdir) if window is None or window[0] <= j.start <= window[1]]
     prov = provenance_summary(results)
-    bench = benchmark_totals(results)
+    bench = benchmark_totals(results, window)
     commits = prov["commits"]
     if commits:
         commit = ", ".join(f"`{c}` ({n} files)" for c, n in commits.most_common()) if len(commits) > 1 \
@@ -171,9 +174,10 @@ def stamp(results: Path, workdir: Path, preset: str, since: float | None = None)
     return head, cost
 
 
-def training_lines(results: Path) -> list[str]:
-    """Training times of the main models (one row each) and the ablations (summed)."""
-    rows = training_times(results)
+def training_lines(results: Path, window: tuple[float, float] | None = None) -> list[str]:
+    """Training times of the main models (one row each) and the ablations (summed); ``window``: only
+    the trainings that finished within it."""
+    rows = training_times(results, window)
     if not rows:
         return ["Not recorded: no timing.json next to the models."]
     lines = ["| model | family | device | epochs timed | training time |", "|---|---|---|---|---|"]
@@ -206,23 +210,25 @@ def page_path(output: str | Path, preset: str) -> Path:
     return Path(output) / f"findings-{name}.md" if folder else Path(output)
 
 
-def parse_utc(text: str) -> float:
+def parse_utc(text: str, option: str = "--since") -> float:
     """Unix time of an ISO 8601 date and time, read as UTC unless it names its zone
     (``2026-12-06T06:26:19``, ``2026-12-06 06:26:19+00:00``)."""
     try:
         t = _dt.datetime.fromisoformat(text)
     except ValueError as err:
-        raise InputError(f"--since {text!r}: not an ISO date and time; give e.g. 2026-12-06T06:26:19 (UTC)") from err
+        raise InputError(f"{option} {text!r}: not an ISO date and time; give e.g. 2026-12-06T06:26:19 (UTC)") from err
     return (t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)).timestamp()
 
 
 def findings_page(results: str | Path, output: str | Path | None = None, workdir: str | Path | None = None,
-                  command: str | None = None, overlay: str | None = None, since: float | None = None) -> str:
+                  command: str | None = None, overlay: str | None = None, since: float | None = None,
+                  until: float | None = None) -> str:
     """The findings page of the finished run in ``results`` (its Snakemake working directory:
     ``workdir``, default the folder above); written atomically to ``output`` when given (a folder:
     ``findings-<preset>.md`` in it). ``overlay``: the name of an overlay preset run on top of it
-    (``presets/<overlay>.yaml``; the page's preset reads ``<preset> + <overlay>``); ``since`` (Unix
-    time): stamp and cost only the jobs started then or later (the overlay's own run)."""
+    (``presets/<overlay>.yaml``; the page's preset reads ``<preset> + <overlay>``); ``since``, ``until``
+    (Unix times): stamp and cost only the jobs started between them and the benchmark and timing files
+    written between them (the overlay's own run, when later work ran in the same folder)."""
     res = Path(results)
     summary = res / "summary.md"
     if not summary.exists():
@@ -238,9 +244,12 @@ def findings_page(results: str | Path, output: str | Path | None = None, workdir
     page_dir = Path(output).resolve().parent if output else Path.cwd()
     data = re.search(r"^Data: (.*?)(?:\. Every .*)?$", top, flags=re.M)
     what = re.sub(r"^preset \S+: ", "", data.group(1).rstrip(".")) if data else ""
-    head, cost = stamp(res, work, f"{preset} ({what})" if what else preset, since)
-    opts = (f" --overlay {overlay}" if overlay else "") + (
-        f" --since {_dt.datetime.fromtimestamp(since, _dt.timezone.utc):%Y-%m-%dT%H:%M:%S}" if since is not None else "")
+    window = None if since is None and until is None else (
+        -math.inf if since is None else since, math.inf if until is None else until)
+    head, cost = stamp(res, work, f"{preset} ({what})" if what else preset, window)
+    opts = (f" --overlay {overlay}" if overlay else "") + "".join(
+        f" --{name} {_dt.datetime.fromtimestamp(t, _dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+        for name, t in (("since", since), ("until", until)) if t is not None)
     out = command or f"equiglass findings {results}" + (f" -o {output}" if output else "") + opts
     lines = [f"# Findings: preset {preset}", "",
              f"Generated by `{out}` from the run's files; regenerate it after a new run rather than editing it. "
@@ -248,7 +257,7 @@ def findings_page(results: str | Path, output: str | Path | None = None, workdir
              "with a 95 % bootstrap interval; Δ is paired over the same configurations.", "", *head]
     lines += ["", "## Run cost", "", "Job wall times from Snakemake's job records; CPU times from the benchmark "
               "files of the rules that have them (`results/benchmarks/`).", "", *cost,
-              "", "### Training", "", *training_lines(res)]
+              "", "### Training", "", *training_lines(res, window)]
     for prefix in COPIED_SECTIONS[:2]:
         found = _section(sections, prefix)
         if found:

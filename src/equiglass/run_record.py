@@ -114,11 +114,23 @@ def snakemake_cores(workdir: Path, start: float, end: float) -> list[str]:
     return found
 
 
-def benchmark_totals(results: Path) -> dict[str, dict[str, float]]:
+def in_window(path: Path, window: tuple[float, float] | None) -> bool:
+    """Whether ``path`` was last written within ``window`` (Unix times; None: always)."""
+    if window is None:
+        return True
+    try:
+        return window[0] <= path.stat().st_mtime <= window[1]
+    except OSError:
+        return False
+
+
+def benchmark_totals(results: Path, window: tuple[float, float] | None = None) -> dict[str, dict[str, float]]:
     """Per rule with benchmark files (``results/benchmarks/<rule>/*.tsv``): jobs, summed wall and
-    CPU seconds, the largest resident memory [MB]."""
+    CPU seconds, the largest resident memory [MB]; ``window``: only files written within it."""
     out: dict[str, dict[str, float]] = {}
     for tsv in sorted((results / "benchmarks").glob("*/*.tsv")):
+        if not in_window(tsv, window):
+            continue
         try:
             rows = list(csv.DictReader(tsv.open(), delimiter="\t"))
         except OSError:
@@ -171,11 +183,14 @@ def provenance_summary(results: Path, max_bytes: int = 2_000_000) -> dict[str, A
             "created_utc": (min(created), max(created)) if created else None, "files": sum(commits.values())}
 
 
-def training_times(results: Path) -> list[dict[str, Any]]:
+def training_times(results: Path, window: tuple[float, float] | None = None) -> list[dict[str, Any]]:
     """The training times the run's trainings recorded (``timing.json`` next to each model under
-    ``models/`` and ``ablations/``; retrainings by scripts elsewhere in ``results/`` are not the run's)."""
+    ``models/`` and ``ablations/``; retrainings by scripts elsewhere in ``results/`` are not the run's);
+    ``window``: only those written within it."""
     rows = []
     for path in sorted([*(results / "models").rglob("timing.json"), *(results / "ablations").rglob("timing.json")]):
+        if not in_window(path, window):
+            continue
         try:
             t = json.loads(path.read_text())
         except (OSError, ValueError):

@@ -21,8 +21,8 @@ def cmd_provenance(a: argparse.Namespace) -> None:
 def cmd_findings(a: argparse.Namespace) -> None:
     from .findings import findings_page, page_path, parse_utc
 
-    since = parse_utc(a.since) if a.since else None
-    text = findings_page(a.results, a.output, a.workdir, overlay=a.overlay, since=since)
+    since, until = (parse_utc(t, name) if t else None for name, t in (("--since", a.since), ("--until", a.until)))
+    text = findings_page(a.results, a.output, a.workdir, overlay=a.overlay, since=since, until=until)
     if a.output:
         preset = text.splitlines()[0].removeprefix("# Findings: preset ")
         print(f"wrote {page_path(a.output, preset)}")
@@ -150,6 +150,7 @@ def add_parsers(sub) -> None:
                    "presets/equivariance.yaml): the page is findings-<preset>-<overlay>.md")
     s.add_argument("--since", help="stamp and cost only the jobs started at or after this UTC time "
                    "(ISO, e.g. 2026-12-06T06:26:19): the overlay's own run")
+    s.add_argument("--until", help="... and before this UTC time (ISO): when later work ran in the same folder")
     s.set_defaults(func=cmd_findings)
 
     s = sub.add_parser("plan", help="job counts, runtimes and GPU-hours of a configuration (runs a dry run)")
