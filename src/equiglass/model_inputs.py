@@ -131,6 +131,7 @@ def cage_state(state: State, md: MDSettings, temperature: float, seed: int, cage
     (seeded), each sampled at ``cage_frames`` equally spaced times; unwrapped displacements are
     averaged over frames and runs and added to the positions, then wrapped into the box. Should
     be shorter than the cage-escape time (the MSD plateau), as the cage states of GlassBench.
+    After R. M. Alkemade, F. Smallenburg, L. Filion, J. Chem. Phys. 158, 134512 (2023).
     """
     total = np.zeros_like(state.positions)
     count = 0
