@@ -120,7 +120,12 @@ def test_overlay_page_stamps_only_its_own_jobs_and_copies_the_ablation_tables(tm
     (res / "summary.md").write_text(SUMMARY + "\n## Ablation lmax at every test temperature (A)\n\nlmax table\n")
     since = parse_utc("2027-01-15T08:03:20")  # = t0 + 200 s (t0 = 1.8e9): only the summary job is later
     assert since == 1_800_000_000.0 + 200
+    late = res / "ablations" / "lmax.json"  # the overlay's own result file: its commit is the page's
+    late.parent.mkdir()
+    late.write_text(json.dumps({"provenance": {"git_commit": "def456", "machine": "node1", "platform": "Linux"}}))
+    os.utime(late, (since + 10, since + 10))
     page = findings_page(res, f"{tmp_path}/pages/", overlay="equivariance", since=since)
+    assert "| commit | `def456` |" in page  # the earlier run's files (commit abc123) are not the overlay's
     assert page == (tmp_path / "pages" / "findings-toy-equivariance.md").read_text()
     assert page.startswith("# Findings: preset toy + equivariance\n")
     assert "| wall time | 1 min 00 s (first job start" in page and "| jobs | 1 (" in page

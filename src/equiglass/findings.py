@@ -118,10 +118,10 @@ def delta_table(comparisons_csv: Path, status: dict[str, dict] | None = None) ->
 def stamp(results: Path, workdir: Path, preset: str, window: tuple[float, float] | None = None
           ) -> tuple[list[str], list[str]]:
     """The stamp table (preset, commit, date, machine, wall time, jobs, software) and the cost table;
-    ``window`` (Unix times): only the jobs started within it and the benchmark files written within
-    it (an overlay run in a finished run's folder)."""
+    ``window`` (Unix times): only the jobs started within it and the result, benchmark and timing files
+    written within it (an overlay run in a finished run's folder)."""
     jobs = [j for j in snakemake_jobs(workdir) if window is None or window[0] <= j.start <= window[1]]
-    prov = provenance_summary(results)
+    prov = provenance_summary(results, window=window)
     bench = benchmark_totals(results, window)
     commits = prov["commits"]
     if commits:

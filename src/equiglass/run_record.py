@@ -152,9 +152,11 @@ def _float(value: Any) -> float:
     return x if x == x else 0.0
 
 
-def provenance_summary(results: Path, max_bytes: int = 2_000_000) -> dict[str, Any]:
+def provenance_summary(results: Path, max_bytes: int = 2_000_000,
+                       window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Commits, machines (host, CPU model, cores) and package versions recorded with the run's
-    result files (``*.json`` with a ``provenance`` record), with how many files name each."""
+    result files (``*.json`` with a ``provenance`` record), with how many files name each;
+    ``window``: only the files written within it."""
     commits: Counter[str] = Counter()
     machines: Counter[str] = Counter()
     versions: dict[str, str] = {}
@@ -162,7 +164,7 @@ def provenance_summary(results: Path, max_bytes: int = 2_000_000) -> dict[str, A
     created: list[str] = []
     for path in sorted(results.rglob("*.json")):
         try:
-            if path.stat().st_size > max_bytes or path.name.startswith("."):
+            if path.stat().st_size > max_bytes or path.name.startswith(".") or not in_window(path, window):
                 continue
             data = json.loads(path.read_text())
         except (OSError, ValueError):
