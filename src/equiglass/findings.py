@@ -227,8 +227,8 @@ def findings_page(results: str | Path, output: str | Path | None = None, workdir
     ``workdir``, default the folder above); written atomically to ``output`` when given (a folder:
     ``findings-<preset>.md`` in it). ``overlay``: the name of an overlay preset run on top of it
     (``presets/<overlay>.yaml``; the page's preset reads ``<preset> + <overlay>``); ``since``, ``until``
-    (Unix times): stamp and cost only the jobs started between them and the benchmark and timing files
-    written between them (the overlay's own run, when later work ran in the same folder)."""
+    (Unix times): stamp and cost only the jobs started between them and the result, benchmark and timing
+    files written between them (the overlay's own run, when later work ran in the same folder)."""
     res = Path(results)
     summary = res / "summary.md"
     if not summary.exists():

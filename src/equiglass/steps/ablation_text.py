@@ -122,11 +122,11 @@ def equivariance_claims(study: dict[str, Any] | None, comparisons: list[dict[str
                     ev + " (the best l_max chosen on these test configurations, which favours it a little)",
                     seen[0]["verdict"]))
     tau = _label(study, "tau_alpha")
-    order = lambda r: (r["unseen"], r["test_T"])  # noqa: E731 - the training temperature first
     zero_rows: dict[str, list[dict[str, Any]]] = {}
     for fam, name in (("ridge", "ridge on descriptors"), ("descriptor_mlp", "the descriptor MLP")):
         rs = sorted((r for r in comparisons if r["species"] == "A" and r["model_a"] == "se3gnn l_max = 0"
-                     and r["model_b"].split("@")[0] == fam and r["timescale"] == tau), key=order)
+                     and r["model_b"].split("@")[0] == fam and r["timescale"] == tau),
+                    key=lambda r: (r["unseen"], r["test_T"]))  # the training temperature first
         if not rs or rs[0]["unseen"]:
             continue
         zero_rows[fam] = rs
@@ -160,10 +160,7 @@ def gain_attribution(zero_ridge: list[dict[str, Any]], comparisons: list[dict[st
                         f"{ctrl['model_a'].removeprefix('se3gnn ')} − l_max = 0 {_ci(ctrl)}")
         verdict = attribution(se3["verdict"] if se3 else "unresolved", zero["verdict"], ctrl["verdict"])
         verdicts.append(verdict if not zero["unseen"] else f"{where}: {verdict.split(' (')[0]}")
-    text = verdicts[0] if verdicts else "unresolved"
-    if len(verdicts) > 1:
-        text += "; " + "; ".join(verdicts[1:])
-    return "Where SE(3)'s gain over ridge at τ_α comes from", "; ".join(evidence), text
+    return "Where SE(3)'s gain over ridge at τ_α comes from", "; ".join(evidence), "; ".join(verdicts) or "unresolved"
 
 
 def attribution(gain: str, network: str, equivariance: str) -> str:
