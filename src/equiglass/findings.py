@@ -28,7 +28,7 @@ from .run_record import (
     snakemake_jobs,
     training_times,
 )
-from .steps.convergence import qualify
+from .steps.convergence import combine_seeds, qualify, training_status
 
 # sections of results/summary.md copied onto the page (title prefixes, in this order)
 COPIED_SECTIONS = ("The paper's claims", "How each network trained", "Noise ceiling", "Learning curves")
@@ -78,8 +78,6 @@ def _ci(r: dict[str, str]) -> str:
 def training_statuses(res: Path) -> dict[str, dict]:
     """How each trained model of the run trained ("family@set" → :func:`convergence.combine_seeds`
     status), from its model.json and history.csv, as summary.md reads them."""
-    from .steps.convergence import combine_seeds, training_status
-
     files = sorted(res.glob("models/*/*/model.json")) + sorted(res.glob("models/*/*/seed*/model.json"))
     return combine_seeds([training_status(f, f.with_name("history.csv")) for f in files])
 
